@@ -1,0 +1,1 @@
+"""Tell affected organisations: claim pending hits, render one message per org, send, mark sent."""

@@ -1,0 +1,73 @@
+"""Alert messages in plain text and HTML. Every scraped string is escaped in the HTML part."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+from html import escape
+
+from pipeline.models import Hit, Listing, Organisation
+
+
+@dataclass(frozen=True)
+class AlertItem:
+    hit: Hit
+    listing: Listing | None
+
+
+def message_id(org: str, hit_ids: list[str], domain: str) -> str:
+    # Stable for the same set of hits: a resend after a crash carries the same Message-ID,
+    # so receivers can drop the duplicate.
+    digest = hashlib.sha256("\n".join([org, *sorted(hit_ids)]).encode()).hexdigest()[:32]
+    return f"<{digest}@{domain}>"
+
+
+def _listing_lines(item: AlertItem) -> list[str]:
+    h, listing = item.hit, item.listing
+    lines = [
+        f"Your ref: {h.registry_ref}  (match: {h.region}, pHash distance {h.distance}/64, dHash {h.dhash_distance}/64)",
+        f"Image: {h.image_url}",
+        f"Evidence id: {h.id}",
+    ]
+    if listing is not None:
+        lines[:0] = [
+            f"Listing: {listing.title}",
+            f"URL: {listing.url}",
+            f"Site: {listing.site}   Category: {listing.category}   First seen: {listing.first_seen}",
+        ]
+        if listing.prices:
+            lines.append("Prices: " + ", ".join(f"{p.amount:g} {p.currency} ({p.unit})" for p in listing.prices))
+        if listing.quantity:
+            lines.append(f"Quantity offered: {listing.quantity}")
+        if listing.contacts:
+            lines.append("Seller contacts: " + ", ".join(f"{c.kind}:{c.value}" for c in listing.contacts))
+    return lines
+
+
+def render(org: Organisation, items: list[AlertItem], *, sender: str, domain: str) -> EmailMessage:
+    listings = {i.hit.listing_id for i in items}
+    subject = f"[bioleak] {len(items)} protected image(s) of {org.name} found on {len(listings)} listing(s)"
+    blocks = ["\n".join(_listing_lines(i)) for i in items]
+    text = (
+        f"bioleak found images enrolled by {org.name} offered on black-market listings.\n"
+        "No leaked image is attached. Evidence ids identify each finding in bioleak.\n\n" + "\n\n".join(blocks) + "\n"
+    )
+    html_blocks = "".join("<li><pre>" + escape("\n".join(_listing_lines(i))) + "</pre></li>" for i in items)
+    html = (
+        "<html><body>"
+        f"<p>bioleak found images enrolled by <b>{escape(org.name)}</b> offered on black-market listings."
+        " No leaked image is attached.</p>"
+        f"<ol>{html_blocks}</ol></body></html>"
+    )
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = sender
+    msg["To"] = ", ".join(org.emails)
+    msg["Date"] = formatdate(usegmt=True)
+    msg["Message-ID"] = message_id(org.name, [i.hit.id for i in items], domain)
+    msg["X-Bioleak-Org"] = org.name
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    return msg

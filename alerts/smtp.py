@@ -1,0 +1,65 @@
+"""SMTP delivery with smtplib, configured by a URL such as smtp://user:pass@host:587?starttls=1."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from urllib.parse import parse_qs, unquote, urlsplit
+
+
+class TransientSendError(Exception):
+    """Try again later: the hits stay pending."""
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    implicit_tls: bool = False
+    timeout: float = 30.0
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpConfig:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError(f"SMTP URL must start with smtp:// or smtps://, got {url!r}")
+        if not parts.hostname:
+            raise ValueError(f"SMTP URL has no host: {url!r}")
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        implicit = parts.scheme == "smtps"
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (465 if implicit else 25),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            starttls=query.get("starttls", "0") in ("1", "true", "yes"),
+            implicit_tls=implicit,
+            timeout=float(query.get("timeout", "30")),
+        )
+
+
+class SmtpSender:
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+
+    def send(self, message: EmailMessage) -> None:
+        c = self.config
+        try:
+            smtp: smtplib.SMTP
+            if c.implicit_tls:
+                smtp = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout, context=ssl.create_default_context())
+            else:
+                smtp = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
+            with smtp:
+                if c.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                if c.username:
+                    smtp.login(c.username, c.password or "")
+                smtp.send_message(message)
+        except (OSError, smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as exc:
+            raise TransientSendError(f"{c.host}:{c.port}: {exc}") from exc

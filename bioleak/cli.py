@@ -1,0 +1,420 @@
+"""The `bioleak` command line."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import unicodedata
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bioleak import __version__
+from bioleak.config import Config, ConfigError, load
+
+EXAMPLES = """\
+examples:
+  bioleak demo --keep ./bioleak-demo          run the whole flow on a local fake black market
+  bioleak --data-dir ./bioleak-demo search 人脸 --category face_data_sale
+  bioleak registry add --org acme-bank ./protected-photos/
+  bioleak org add acme-bank --email security@acme-bank.example
+  bioleak crawl my-forum && bioleak alerts run
+
+Configuration: --data-dir (or $BIOLEAK_HOME, default ./bioleak-data) holds the SQLite store,
+the registry, sources.yaml and the outbox. $BIOLEAK_ES_URL selects Elasticsearch instead of
+SQLite; $BIOLEAK_SMTP_URL (smtp://user:pass@host:587?starttls=1) enables email delivery.
+"""
+
+
+class CliError(Exception):
+    """A user-facing error: printed without a traceback, exit status 2."""
+
+
+def safe_text(value: str, limit: int = 0) -> str:
+    """Scraped text for a terminal: control characters (escape sequences) removed."""
+    cleaned = "".join(" " if unicodedata.category(c) in ("Cc", "Cf") else c for c in value)
+    return cleaned[: limit - 1] + "…" if limit and len(cleaned) > limit else cleaned
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+def _as_dict(obj: Any) -> Any:
+    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) and not isinstance(obj, type) else obj
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace, config: Config) -> int:
+    from bioleak.demo.run import DemoError, run_demo
+
+    try:
+        summary = run_demo(args.keep, progress=(lambda _m: None) if args.json else _stderr)
+    except DemoError as exc:
+        raise CliError(str(exc)) from exc
+    if args.json:
+        _print_json(_as_dict(summary) | {"ok": summary.ok})
+        return 0 if summary.ok else 1
+    print()
+    print(f"bioleak demo finished in {summary.seconds:.1f} s")
+    print(f"  pages crawled:     {summary.pages}")
+    print("  listings:          " + ", ".join(f"{k} {v}" for k, v in summary.listings.items()))
+    skips = ", ".join(f"{k} {v}" for k, v in sorted(summary.image_skips.items())) or "none"
+    print(
+        f"  images hashed:     {summary.images_hashed} (skipped: {skips}; refused requests: {summary.refused_requests})"
+    )
+    for org, refs in summary.matches.items():
+        print(f"  matches {org + ':':<11}{len(refs)} protected image(s): {', '.join(refs)}")
+    for org in summary.matches:
+        print(f"  alerts  {org + ':':<11}{summary.alerts_received.get(org, 0)} email(s) received by the SMTP server")
+    print(f"  .eml copies:       {len(summary.eml_files)} in {Path(summary.workspace) / 'outbox'}")
+    if summary.ok:
+        print("  truth check:       OK (categories, matches and alerts as the demo expects)")
+    else:
+        print("  truth check:       FAILED")
+        for line in summary.crawl_failures + summary.truth_errors:
+            print(f"    - {line}")
+    if args.keep:
+        print(f"\nexplore: bioleak --data-dir {summary.workspace} search 人脸 --matched")
+    else:
+        print("\nrun with --keep DIR to keep the workspace and explore it with `bioleak search`")
+    return 0 if summary.ok else 1
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _open_store(config: Config) -> Any:
+    from indexer.open import open_store
+
+    if not config.uses_elasticsearch and not Path(config.store).exists():
+        raise CliError(f"no store at {config.store}: crawl something first, or pass --data-dir")
+    try:
+        return open_store(config.store, es_prefix=config.es_prefix)
+    except Exception as exc:
+        raise CliError(f"cannot open store {config.store}: {exc}") from exc
+
+
+def cmd_search(args: argparse.Namespace, config: Config) -> int:
+    from indexer.store import SearchQuery
+
+    has_match = True if args.matched else False if args.unmatched else None
+    query = SearchQuery(
+        text=" ".join(args.query), category=args.category, site=args.site, org=args.org,
+        has_match=has_match, limit=args.limit, offset=args.offset,
+    )  # fmt: skip
+    store = _open_store(config)
+    try:
+        page = store.search(query)
+        hits = {listing.id: store.hits_for_listing(listing.id) for listing in page.listings}
+    finally:
+        store.close()
+    if args.json:
+        for listing in page.listings:
+            _print_json(_as_dict(listing) | {"hits": [_as_dict(h) for h in hits[listing.id]]})
+        return 0
+    print(f"{page.total} listing(s)  " + "  ".join(f"{k}:{v}" for k, v in sorted(page.by_category.items())))
+    for listing in page.listings:
+        orgs = sorted({h.org for h in hits[listing.id]})
+        print(
+            f"{listing.id[:12]}  {listing.category:<15} {len(hits[listing.id]):>2} hit(s) "
+            f"{','.join(orgs) or '-':<20} {safe_text(listing.title, 60)}"
+        )
+    if page.total > args.offset + len(page.listings):
+        print(f"... more: --offset {args.offset + len(page.listings)}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, config: Config) -> int:
+    store = _open_store(config)
+    try:
+        listing = store.get_listing(args.id)
+        if listing is None and len(args.id) < 64:  # allow the 12-character prefix search prints
+            matches = [item for item in store.search(_all_query()).listings if item.id.startswith(args.id)]
+            listing = matches[0] if len(matches) == 1 else None
+        if listing is None:
+            raise CliError(f"no listing with id {args.id}")
+        hits = store.hits_for_listing(listing.id)
+    finally:
+        store.close()
+    if args.json:
+        _print_json(_as_dict(listing) | {"hits": [_as_dict(h) for h in hits]})
+        return 0
+    print(f"{safe_text(listing.title)}\n{listing.url}\nid {listing.id}")
+    print(f"site {listing.site}  source {listing.source}  category {listing.category} ({listing.score})")
+    print(f"first seen {listing.first_seen}  last seen {listing.last_seen}")
+    if listing.evidence:
+        print("evidence: " + ", ".join(safe_text(e) for e in listing.evidence))
+    if listing.prices:
+        print("prices: " + ", ".join(f"{p.amount:g} {p.currency} {p.unit}" for p in listing.prices))
+    if listing.quantity:
+        print(f"quantity: {listing.quantity}")
+    if listing.contacts:
+        print("contacts: " + ", ".join(f"{c.kind}:{safe_text(c.value)}" for c in listing.contacts))
+    print(f"\n{safe_text(listing.text, 2000)}\n")
+    for h in hits:
+        print(f"HIT {h.org}/{h.registry_ref} {h.region} pHash {h.distance} dHash {h.dhash_distance} {h.image_url}")
+    return 0
+
+
+def _all_query() -> Any:
+    from indexer.store import SearchQuery
+
+    return SearchQuery(limit=10_000)
+
+
+def cmd_registry_add(args: argparse.Namespace, config: Config) -> int:
+    from pipeline.images import ImageRejected
+    from pipeline.registry import InvalidEntry, SqliteRegistry, entry_for_image
+
+    files: list[tuple[Path, str]] = []
+    for arg in args.paths:
+        path = Path(arg)
+        if path.is_dir():
+            files += [(p, p.stem) for p in sorted(path.rglob("*")) if p.is_file()]
+        elif path.is_file():
+            files.append((path, path.stem))
+        else:
+            raise CliError(f"no such file or directory: {arg}")
+    registry = SqliteRegistry(config.registry)
+    added, rejected, entries = 0, 0, []
+    try:
+        for n, (path, ref) in enumerate(files, start=1):
+            try:
+                entries.append(entry_for_image(args.org, ref, path.read_bytes()))
+            except ImageRejected as exc:
+                rejected += 1
+                _stderr(f"skipped {path}: {exc.reason}")
+            except InvalidEntry as exc:
+                raise CliError(str(exc)) from exc
+            if not args.json and (n % 100 == 0 or n == len(files)):
+                _stderr(f"hashed {n}/{len(files)}")
+        added = registry.add(entries)
+        total = registry.count()
+    finally:
+        registry.close()
+    result = {"org": args.org, "files": len(files), "added": added, "already_present": len(entries) - added,
+              "rejected": rejected, "registry_size": total}  # fmt: skip
+    if args.json:
+        _print_json(result)
+    else:
+        print(f"{added} added, {len(entries) - added} already present, {rejected} rejected; registry holds {total}")
+    return 0
+
+
+def cmd_registry_list(args: argparse.Namespace, config: Config) -> int:
+    from pipeline.registry import SqliteRegistry
+
+    registry = SqliteRegistry(config.registry)
+    try:
+        for entry in registry.entries(args.org):
+            if args.json:
+                _print_json(_as_dict(entry) | {"id": entry.id})
+            else:
+                print(f"{entry.org}\t{entry.ref}\t{entry.kind}\tphash:{entry.phash}\tdhash:{entry.dhash}")
+    finally:
+        registry.close()
+    return 0
+
+
+def cmd_org_add(args: argparse.Namespace, config: Config) -> int:
+    from pipeline.models import Organisation
+    from pipeline.registry import ORG_NAME
+
+    if not ORG_NAME.match(args.name):
+        raise CliError(f"invalid organisation name {args.name!r} (letters, digits, . _ -)")
+    emails = tuple(e.strip() for e in args.email.split(",") if e.strip())
+    if not emails or any("@" not in e for e in emails):
+        raise CliError("--email needs one or more addresses separated by commas")
+    from indexer.open import open_store
+
+    store = open_store(config.store, es_prefix=config.es_prefix)
+    try:
+        store.upsert_org(Organisation(args.name, emails))
+    finally:
+        store.close()
+    print(f"organisation {args.name}: alerts to {', '.join(emails)}")
+    return 0
+
+
+def cmd_org_list(args: argparse.Namespace, config: Config) -> int:
+    store = _open_store(config)
+    try:
+        orgs = store.list_orgs()
+    finally:
+        store.close()
+    for org in orgs:
+        _print_json(_as_dict(org)) if args.json else print(f"{org.name}\t{', '.join(org.emails)}")
+    return 0
+
+
+def cmd_crawl(args: argparse.Namespace, config: Config) -> int:
+    from bioleak.crawl import crawl
+    from crawlers.sources import SourceError, load_sources
+
+    try:
+        sources = load_sources(config.sources)
+    except SourceError as exc:
+        raise CliError(str(exc)) from exc
+    if args.source not in sources:
+        raise CliError(f"{config.sources}: no source named {args.source!r} (have: {', '.join(sorted(sources))})")
+    if not args.json:
+        _stderr(f"crawling {args.source}; log: {config.data_dir / 'runs' / (args.source + '.log')}")
+    result = crawl(config, args.source, timeout=args.timeout)
+    summary = {
+        "source": result.source, "ok": result.ok, "returncode": result.returncode, "log": str(result.log_file),
+        "stats": {k: v for k, v in result.stats.items() if k.startswith("bioleak/") or k == "finish_reason"},
+    }  # fmt: skip
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"{args.source}: {'ok' if result.ok else 'FAILED'} (exit {result.returncode})")
+        for key, value in sorted(summary["stats"].items()):  # type: ignore[attr-defined]
+            print(f"  {key}: {value}")
+    return 0 if result.ok else 1
+
+
+def cmd_alerts_run(args: argparse.Namespace, config: Config) -> int:
+    from alerts.dispatcher import Dispatcher, Outbox
+    from alerts.smtp import SmtpConfig, SmtpSender
+
+    send = None
+    if config.smtp_url:
+        try:
+            send = SmtpSender(SmtpConfig.from_url(config.smtp_url)).send
+        except ValueError as exc:
+            raise CliError(str(exc)) from exc
+    store = _open_store(config)
+    try:
+        report = Dispatcher(store, outbox=Outbox(config.outbox), send=send, sender=config.sender).run_once()
+    finally:
+        store.close()
+    if args.json:
+        _print_json(_as_dict(report))
+    else:
+        for org, n in report.hits.items():
+            print(f"{org}: {n} hit(s) alerted" + ("" if send else f" (saved to {config.outbox}, no SMTP configured)"))
+        for org, why in report.deferred.items():
+            print(f"{org}: deferred, will retry: {why}")
+        if not report.hits and not report.deferred:
+            print("nothing pending")
+    return 0 if not report.deferred else 1
+
+
+# --- parser -----------------------------------------------------------------------------------
+
+
+def _add(
+    subparsers: Any, name: str, func: Callable[[argparse.Namespace, Config], int], help: str, example: str
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=help, description=help, epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    parser.set_defaults(func=func)
+    return parser
+
+
+def _json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bioleak",
+        description="Find leaked face data on black markets, prove whose it is, and alert the owner.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"bioleak {__version__}")
+    parser.add_argument("--data-dir", metavar="DIR", help="workspace (default $BIOLEAK_HOME or ./bioleak-data)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = _add(sub, "demo", cmd_demo,
+             "Run the whole flow against a fake black market on 127.0.0.1 and check the result.",
+             "bioleak demo --keep ./bioleak-demo")  # fmt: skip
+    p.add_argument("--keep", metavar="DIR", help="keep the workspace in DIR (default: a temporary one)")
+    _json_flag(p)
+
+    p = _add(sub, "search", cmd_search,
+             "Search indexed listings by text and filters; Chinese and English text both work.",
+             "bioleak search 人脸 照片 --category face_data_sale --org acme-bank --json")  # fmt: skip
+    p.add_argument("query", nargs="*", help="words that must all occur (title and text)")
+    p.add_argument("--category", choices=["face_data_sale", "over_face_tool", "tutorial", "benign"])
+    p.add_argument("--site", help="host:port of the site, exactly")
+    p.add_argument("--org", help="only listings with a match for this organisation")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--matched", action="store_true", help="only listings with at least one match")
+    group.add_argument("--unmatched", action="store_true", help="only listings without matches")
+    p.add_argument("--limit", type=int, default=20, help="results per page (default 20)")
+    p.add_argument("--offset", type=int, default=0, help="skip this many results")
+    _json_flag(p)
+
+    p = _add(sub, "show", cmd_show, "Show one listing with its evidence and matches.",
+             "bioleak show 3f2a9c01be77")  # fmt: skip
+    p.add_argument("id", help="listing id, or the 12-character prefix `search` prints")
+    _json_flag(p)
+
+    p = _add(sub, "crawl", cmd_crawl, "Crawl one source from sources.yaml now (a `scrapy crawl` subprocess).",
+             "bioleak crawl demo-market --json")  # fmt: skip
+    p.add_argument("source", help="name of a source in sources.yaml")
+    p.add_argument("--timeout", type=float, default=3600, help="wall-clock limit in seconds (default 3600)")
+    _json_flag(p)
+
+    registry = sub.add_parser("registry", help="Enrol and list protected image hashes (hashes only, no photos).")
+    rsub = registry.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
+    p = _add(rsub, "add", cmd_registry_add,
+             "Hash image files (or directories of them) and enrol the hashes for an organisation. "
+             "The ref of each entry is the file name without extension; re-adding is a no-op.",
+             "bioleak registry add --org acme-bank ./selfies/ ./id-photos/0001.jpg")  # fmt: skip
+    p.add_argument("--org", required=True, help="organisation that owns the images")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    _json_flag(p)
+    p = _add(rsub, "list", cmd_registry_list, "List registry entries.", "bioleak registry list --org acme-bank")
+    p.add_argument("--org", help="only this organisation")
+    _json_flag(p)
+
+    org = sub.add_parser("org", help="Organisations that receive alerts.")
+    osub = org.add_subparsers(dest="org_command", metavar="ACTION", required=True)
+    p = _add(osub, "add", cmd_org_add, "Add or update an organisation and its alert addresses.",
+             "bioleak org add acme-bank --email security@acme-bank.example,soc@acme-bank.example")  # fmt: skip
+    p.add_argument("name")
+    p.add_argument("--email", required=True, help="comma-separated alert addresses")
+    p = _add(osub, "list", cmd_org_list, "List organisations.", "bioleak org list --json")
+    _json_flag(p)
+
+    alerts = sub.add_parser("alerts", help="Send alert emails for new matches.")
+    asub = alerts.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
+    p = _add(asub, "run", cmd_alerts_run,
+             "One pass: claim pending matches, send one email per organisation (or save it to the outbox "
+             "when no SMTP URL is configured), mark them sent. Exit 1 if delivery was deferred.",
+             "BIOLEAK_SMTP_URL=smtp://mail.example:587?starttls=1 bioleak alerts run")  # fmt: skip
+    _json_flag(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = load(args.data_dir)
+        result: int = args.func(args, config)
+        return result
+    except (CliError, ConfigError) as exc:
+        print(f"bioleak: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`bioleak search --json | head`): not an error of ours.
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Thin Scrapy adapters, in ITEM_PIPELINES order: classify -> images -> matching -> store."""

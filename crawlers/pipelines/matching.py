@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from scrapy.exceptions import NotConfigured
+
+from crawlers.items import ListingItem
+from pipeline.matching import BruteForceIndex
+from pipeline.models import Hit
+from pipeline.registry import SqliteRegistry
+
+log = logging.getLogger(__name__)
+
+
+class MatchPipeline:
+    """Match every hashed image against the protected registry, loaded once per crawl."""
+
+    def __init__(self, crawler: Any, *, registry_path: str) -> None:
+        self.crawler = crawler
+        registry = SqliteRegistry(registry_path)
+        try:
+            self.index = BruteForceIndex(registry.arrays())
+        finally:
+            registry.close()
+        log.info("registry loaded: %d entries from %s", len(self.index), registry_path)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> MatchPipeline:
+        path = crawler.settings.get("BIOLEAK_REGISTRY")
+        if not path:
+            raise NotConfigured("BIOLEAK_REGISTRY is not set")
+        return cls(crawler, registry_path=path)
+
+    def process_item(self, item: ListingItem) -> ListingItem:
+        hits = []
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        for url, hashes in item.get("images") or ():
+            for m in self.index.match(hashes):
+                hits.append(
+                    Hit(
+                        id=Hit.make_id(item["listing_id"], hashes.sha256, m.entry_id),
+                        org=m.org,
+                        registry_ref=m.ref,
+                        registry_entry_id=m.entry_id,
+                        algorithm="phash+dhash",
+                        distance=m.distance,
+                        dhash_distance=m.dhash_distance,
+                        region=m.region,
+                        image_url=url,
+                        image_sha256=hashes.sha256,
+                        listing_id=item["listing_id"],
+                        found_at=now,
+                    )
+                )
+        item["hits"] = hits
+        self.crawler.stats.inc_value("bioleak/hits", len(hits))
+        return item

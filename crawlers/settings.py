@@ -1,0 +1,37 @@
+"""Scrapy settings for bioleak crawls. bioleak's own settings are prefixed BIOLEAK_."""
+
+BOT_NAME = "bioleak"
+SPIDER_MODULES = ["crawlers.spiders"]
+NEWSPIDER_MODULE = "crawlers.spiders"
+
+USER_AGENT = "bioleak (+threat-intelligence crawler)"
+ROBOTSTXT_OBEY = True  # sources may override, and the override is logged
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 0
+DOWNLOAD_TIMEOUT = 20
+DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
+RETRY_TIMES = 2
+REDIRECT_MAX_TIMES = 5
+DEPTH_LIMIT = 8
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"
+
+DOWNLOADER_MIDDLEWARES = {
+    # Before everything that can issue or follow a request, so redirects are re-checked too.
+    "crawlers.middlewares.SafeAddressMiddleware": 50,
+}
+ITEM_PIPELINES = {
+    "crawlers.pipelines.classify.ClassifyPipeline": 100,
+    "crawlers.pipelines.images.ImageHashPipeline": 200,
+    "crawlers.pipelines.matching.MatchPipeline": 300,
+    "crawlers.pipelines.store.StorePipeline": 400,
+}
+EXTENSIONS = {"crawlers.extensions.StatsExport": 500}
+
+BIOLEAK_IMAGES_ENABLED = True
+BIOLEAK_IMAGE_MAX_BYTES = 20 * 1024 * 1024
+BIOLEAK_IMAGE_MAX_PIXELS = 40_000_000

@@ -1,0 +1,1 @@
+"""Where listings, hits and organisations live: the Store protocol and its two implementations."""

@@ -1,0 +1,39 @@
+"""Records <-> plain JSON documents, shared by both stores so they cannot drift apart."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from pipeline.models import Contact, Hit, Listing, Organisation, Price
+
+
+def listing_to_doc(listing: Listing) -> dict[str, Any]:
+    return dataclasses.asdict(listing)
+
+
+def listing_from_doc(doc: dict[str, Any]) -> Listing:
+    known = {f.name for f in dataclasses.fields(Listing)}
+    fields = {k: v for k, v in doc.items() if k in known}
+    fields["prices"] = tuple(Price(**p) for p in doc.get("prices") or ())
+    fields["contacts"] = tuple(Contact(**c) for c in doc.get("contacts") or ())
+    fields["image_urls"] = tuple(doc.get("image_urls") or ())
+    fields["evidence"] = tuple(doc.get("evidence") or ())
+    return Listing(**fields)
+
+
+def hit_to_doc(hit: Hit) -> dict[str, Any]:
+    return dataclasses.asdict(hit)
+
+
+def hit_from_doc(doc: dict[str, Any]) -> Hit:
+    known = {f.name for f in dataclasses.fields(Hit)}
+    return Hit(**{k: v for k, v in doc.items() if k in known})
+
+
+def org_to_doc(org: Organisation) -> dict[str, Any]:
+    return {"name": org.name, "emails": list(org.emails)}
+
+
+def org_from_doc(doc: dict[str, Any]) -> Organisation:
+    return Organisation(name=doc["name"], emails=tuple(doc.get("emails") or ()))

@@ -1,0 +1,13 @@
+"""Pick the store from one string: an http(s) URL means Elasticsearch, anything else a SQLite file."""
+
+from __future__ import annotations
+
+from indexer.es_store import ElasticsearchStore
+from indexer.sqlite_store import SqliteStore
+from indexer.store import Store
+
+
+def open_store(url: str, *, es_prefix: str = "bioleak") -> Store:
+    if url.startswith(("http://", "https://")):
+        return ElasticsearchStore(url, prefix=es_prefix)
+    return SqliteStore(url.removeprefix("sqlite:///").removeprefix("sqlite://"))

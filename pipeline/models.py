@@ -1,0 +1,128 @@
+"""Records that cross package boundaries. Frozen, plain data; hashes are lowercase hex strings."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Literal
+
+Category = Literal["face_data_sale", "over_face_tool", "tutorial", "benign"]
+CATEGORIES: tuple[Category, ...] = ("face_data_sale", "over_face_tool", "tutorial", "benign")
+AlertState = Literal["pending", "sending", "sent", "suppressed"]
+Triage = Literal["new", "confirmed", "false_positive", "resolved"]
+Region = Literal["whole", "mirror"]
+
+
+def sha256_hex(*parts: str) -> str:
+    """Deterministic id from parts; the separator keeps ("ab", "c") and ("a", "bc") apart."""
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def listing_id(canonical_url: str) -> str:
+    return sha256_hex(canonical_url)
+
+
+@dataclass(frozen=True)
+class Price:
+    amount: float
+    currency: str  # CNY, USD, USDT, BTC
+    unit: str  # per_item, per_pack, total
+
+
+@dataclass(frozen=True)
+class Contact:
+    kind: str  # qq, wechat, telegram, email, url
+    value: str
+
+
+@dataclass(frozen=True)
+class Listing:
+    id: str
+    source: str
+    url: str
+    site: str
+    title: str
+    text: str
+    category: Category
+    score: float
+    first_seen: str  # ISO 8601 UTC
+    last_seen: str
+    content_sha256: str
+    lang: str = ""
+    evidence: tuple[str, ...] = ()
+    prices: tuple[Price, ...] = ()
+    quantity: int | None = None
+    contacts: tuple[Contact, ...] = ()
+    image_urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RegionHash:
+    region: Region
+    phash: str
+    dhash: str
+
+
+@dataclass(frozen=True)
+class ImageHashes:
+    """Perceptual hashes of one decoded image; the image itself is not kept."""
+
+    sha256: str
+    width: int
+    height: int
+    regions: tuple[RegionHash, ...]
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    org: str
+    ref: str  # the organisation's own id for the protected image
+    phash: str
+    dhash: str
+    kind: str = "whole"
+    added_at: str = ""
+
+    @property
+    def id(self) -> str:
+        return sha256_hex(self.org, self.ref, self.kind, self.phash, self.dhash)
+
+
+@dataclass(frozen=True)
+class Match:
+    """A registry entry within radius of one region of a query image."""
+
+    entry_id: str
+    org: str
+    ref: str
+    region: Region
+    distance: int  # pHash Hamming distance in bits
+    dhash_distance: int
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    org: str
+    registry_ref: str
+    registry_entry_id: str
+    algorithm: str
+    distance: int
+    dhash_distance: int
+    region: Region
+    image_url: str
+    image_sha256: str
+    listing_id: str
+    found_at: str
+    alert_state: AlertState = "pending"
+    triage: Triage = "new"
+
+    @staticmethod
+    def make_id(listing_id: str, image_sha256: str, registry_entry_id: str) -> str:
+        # Deterministic so a re-crawl updates the same hit instead of adding a duplicate.
+        return sha256_hex(listing_id, image_sha256, registry_entry_id)
+
+
+@dataclass(frozen=True)
+class Organisation:
+    name: str
+    emails: tuple[str, ...] = field(default_factory=tuple)
