@@ -53,7 +53,7 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     from bioleak.demo.run import DemoError, run_demo
 
     try:
-        summary = run_demo(args.keep, progress=(lambda _m: None) if args.json else _stderr)
+        summary = run_demo(args.keep, store_url=args.es_url, progress=(lambda _m: None) if args.json else _stderr)
     except DemoError as exc:
         raise CliError(str(exc)) from exc
     if args.json:
@@ -79,7 +79,8 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
         for line in summary.crawl_failures + summary.truth_errors:
             print(f"    - {line}")
     if args.keep:
-        print(f"\nexplore: bioleak --data-dir {summary.workspace} search 人脸 --matched")
+        env = f"BIOLEAK_ES_URL={args.es_url} BIOLEAK_ES_PREFIX=bioleak-demo " if args.es_url else ""
+        print(f"\nexplore: {env}bioleak --data-dir {summary.workspace} search 人脸 --matched")
     else:
         print("\nrun with --keep DIR to keep the workspace and explore it with `bioleak search`")
     return 0 if summary.ok else 1
@@ -339,6 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
              "Run the whole flow against a fake black market on 127.0.0.1 and check the result.",
              "bioleak demo --keep ./bioleak-demo")  # fmt: skip
     p.add_argument("--keep", metavar="DIR", help="keep the workspace in DIR (default: a temporary one)")
+    p.add_argument(
+        "--es-url", metavar="URL", help="index into this Elasticsearch (prefix bioleak-demo) instead of SQLite"
+    )
     _json_flag(p)
 
     p = _add(sub, "search", cmd_search,

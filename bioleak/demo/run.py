@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import time
@@ -99,16 +100,22 @@ def check_truth(summary: DemoSummary, store: Any) -> None:
             )
 
 
-def run_demo(keep: str | None = None, *, progress: Any = print) -> DemoSummary:
+def run_demo(
+    keep: str | None = None, *, store_url: str | None = None, es_prefix: str = "bioleak-demo", progress: Any = print
+) -> DemoSummary:
+    """Run the demo; `store_url` (an Elasticsearch URL) replaces the embedded SQLite store."""
     started = time.monotonic()
     workspace = prepare_workspace(keep)
     (workspace / MARKER).write_text("created by `bioleak demo`; safe to delete\n")
     config = defaults(workspace)
+    if store_url:
+        config = dataclasses.replace(config, store=store_url, es_prefix=es_prefix)
+        _drop_previous_demo_indices(store_url, es_prefix)
     summary = DemoSummary(workspace=str(workspace))
 
     progress(f"workspace: {workspace}")
     progress(f"enrolled {enrol(config)} protected image hashes for {len(market.ORGS)} organisations")
-    store = open_store(config.store)
+    store = open_store(config.store, es_prefix=config.es_prefix)
     try:
         for name, emails in market.ORGS.items():
             store.upsert_org(Organisation(name=name, emails=emails))
@@ -159,6 +166,19 @@ def run_demo(keep: str | None = None, *, progress: Any = print) -> DemoSummary:
         store.close()
     summary.seconds = round(time.monotonic() - started, 2)
     return summary
+
+
+def _drop_previous_demo_indices(url: str, prefix: str) -> None:
+    """The demo's truth check needs a clean slate: remove the demo's own indices (never others)."""
+    from indexer.es_store import ElasticsearchStore
+
+    if not prefix.startswith("bioleak-demo"):
+        raise DemoError(f"refusing to reset indices with prefix {prefix!r}: demo prefixes start with bioleak-demo")
+    store = ElasticsearchStore(url, prefix=prefix)
+    try:
+        store.drop()
+    finally:
+        store.close()
 
 
 def _add_stats(summary: DemoSummary, stats: dict[str, Any]) -> None:

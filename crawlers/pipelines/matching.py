@@ -34,13 +34,15 @@ class MatchPipeline:
         return cls(crawler, registry_path=path)
 
     def process_item(self, item: ListingItem) -> ListingItem:
-        hits = []
+        hits: dict[str, Hit] = {}  # by deterministic id: the same bytes under two URLs are one finding
         now = datetime.now(UTC).isoformat(timespec="seconds")
         for url, hashes in item.get("images") or ():
             for m in self.index.match(hashes):
-                hits.append(
+                hit_id = Hit.make_id(item["listing_id"], hashes.sha256, m.entry_id)
+                hits.setdefault(
+                    hit_id,
                     Hit(
-                        id=Hit.make_id(item["listing_id"], hashes.sha256, m.entry_id),
+                        id=hit_id,
                         org=m.org,
                         registry_ref=m.ref,
                         registry_entry_id=m.entry_id,
@@ -52,8 +54,8 @@ class MatchPipeline:
                         image_sha256=hashes.sha256,
                         listing_id=item["listing_id"],
                         found_at=now,
-                    )
+                    ),
                 )
-        item["hits"] = hits
+        item["hits"] = list(hits.values())
         self.crawler.stats.inc_value("bioleak/hits", len(hits))
         return item

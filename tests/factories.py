@@ -1,0 +1,53 @@
+"""Small builders for records in tests."""
+
+from __future__ import annotations
+
+from pipeline.models import Category, Contact, Hit, Listing, Price, listing_id, sha256_hex
+
+
+def make_listing(
+    n: int,
+    *,
+    title: str = "",
+    text: str = "",
+    category: Category = "face_data_sale",
+    site: str = "market.example",
+    seen: str = "2026-11-01T00:00:00+00:00",
+) -> Listing:
+    url = f"http://{site}/item/{n}"
+    return Listing(
+        id=listing_id(url),
+        source="test",
+        url=url,
+        site=site,
+        title=title or f"listing {n}",
+        text=text,
+        category=category,
+        score=0.9,
+        first_seen=seen,
+        last_seen=seen,
+        content_sha256=f"{n:064x}",
+        prices=(Price(0.2, "CNY", "per_item"),),
+        quantity=100_000,
+        contacts=(Contact("qq", "2874561032"),),
+        image_urls=(f"http://{site}/img/{n}.jpg",),
+    )
+
+
+def make_hit(listing: Listing, org: str, ref: str, *, distance: int = 2) -> Hit:
+    entry_id = f"{org}:{ref}"
+    image_sha = sha256_hex("image", listing.id)
+    return Hit(
+        id=Hit.make_id(listing.id, image_sha, entry_id),
+        org=org,
+        registry_ref=ref,
+        registry_entry_id=entry_id,
+        algorithm="phash+dhash",
+        distance=distance,
+        dhash_distance=distance + 1,
+        region="whole",
+        image_url=listing.image_urls[0],
+        image_sha256=image_sha,
+        listing_id=listing.id,
+        found_at="2026-11-01T00:00:00+00:00",
+    )

@@ -1,0 +1,105 @@
+"""Alert delivery against a real SMTP server on 127.0.0.1 (aiosmtpd)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from alerts.dispatcher import Dispatcher, Outbox
+from alerts.render import AlertItem, render
+from alerts.smtp import SmtpConfig, SmtpSender
+from bioleak.demo.smtp import LoopbackSmtpServer, free_port
+from indexer.sqlite_store import SqliteStore
+from pipeline.models import Organisation
+from tests.factories import make_hit, make_listing
+
+ACME = Organisation("acme-bank", ("security@acme-bank.example", "soc@acme-bank.example"))
+PIX = Organisation("pixelpay", ("soc@pixelpay.example",))
+
+
+def seeded_store(tmp_path: Path) -> SqliteStore:
+    store = SqliteStore(tmp_path / "store.sqlite3")
+    store.upsert_org(ACME)
+    store.upsert_org(PIX)
+    a, b = make_listing(1), make_listing(2)
+    store.upsert_listings([a, b])
+    store.upsert_hits(
+        [make_hit(a, "acme-bank", "acme-1"), make_hit(b, "acme-bank", "acme-2"), make_hit(b, "pixelpay", "pix-1")]
+    )
+    return store
+
+
+def test_one_message_per_org_then_nothing(tmp_path: Path) -> None:
+    store = seeded_store(tmp_path)
+    with LoopbackSmtpServer() as smtp:
+        dispatcher = Dispatcher(
+            store, outbox=Outbox(tmp_path / "outbox"), send=SmtpSender(SmtpConfig.from_url(smtp.url)).send
+        )
+        first = dispatcher.run_once()
+        second = dispatcher.run_once()
+        received = list(smtp.received)
+    assert first.hits == {"acme-bank": 2, "pixelpay": 1}
+    assert second.hits == {}
+    assert sorted(str(r.message["X-Bioleak-Org"]) for r in received) == ["acme-bank", "pixelpay"]
+    acme = next(r for r in received if r.message["X-Bioleak-Org"] == "acme-bank")
+    assert set(acme.rcpt_tos) == set(ACME.emails)
+    body = acme.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "acme-1" in body and "acme-2" in body and "pix-1" not in body
+    assert not any(part.get_content_maintype() == "image" for part in acme.message.walk())
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2
+    assert {h.alert_state for h in store.hits_for_org("acme-bank")} == {"sent"}
+
+
+def test_smtp_down_leaves_hits_pending_then_delivers_once(tmp_path: Path) -> None:
+    store = seeded_store(tmp_path)
+    port = free_port()  # nothing listens here yet
+    sender = SmtpSender(SmtpConfig.from_url(f"smtp://127.0.0.1:{port}?timeout=5"))
+    dispatcher = Dispatcher(store, outbox=Outbox(tmp_path / "outbox"), send=sender.send)
+    report = dispatcher.run_once()
+    assert report.sent == {} and set(report.deferred) == {"acme-bank", "pixelpay"}
+    assert {h.alert_state for h in store.hits_for_org("acme-bank")} == {"pending"}
+
+    with LoopbackSmtpServer() as smtp:
+        dispatcher.send = SmtpSender(SmtpConfig.from_url(smtp.url)).send
+        assert dispatcher.run_once().hits == {"acme-bank": 2, "pixelpay": 1}
+        assert dispatcher.run_once().hits == {}
+        message_ids = [str(r.message["Message-ID"]) for r in smtp.received]
+    assert len(message_ids) == 2 == len(set(message_ids))
+
+
+def test_message_id_is_stable_for_the_same_hits(tmp_path: Path) -> None:
+    store = seeded_store(tmp_path)
+    items = [AlertItem(h, store.get_listing(h.listing_id)) for h in store.hits_for_org("acme-bank")]
+    one = render(ACME, items, sender="a@b.example", domain="x.example")
+    two = render(ACME, list(reversed(items)), sender="a@b.example", domain="x.example")
+    assert one["Message-ID"] == two["Message-ID"]
+
+
+def test_scraped_html_is_escaped_in_the_html_part(tmp_path: Path) -> None:
+    listing = make_listing(7, title="<script>alert(1)</script>", text='<img src=x onerror="steal()"> <b>bold</b>')
+    hit = make_hit(listing, "acme-bank", "<ref&1>")
+    message = render(ACME, [AlertItem(hit, listing)], sender="a@b.example", domain="x.example")
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<img" not in html and "<b>bold" not in html and "&lt;ref&amp;1&gt;" in html
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "<script>alert(1)</script>" in text  # plain text is shown as text, never rendered
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("smtp://mail.example:587?starttls=1", SmtpConfig("mail.example", 587, starttls=True)),
+        ("smtps://u%40x:p%3Ass@mail.example", SmtpConfig("mail.example", 465, "u@x", "p:ss", implicit_tls=True)),
+        ("smtp://127.0.0.1", SmtpConfig("127.0.0.1", 25)),
+    ],
+)
+def test_smtp_url_parsing(url: str, expected: SmtpConfig) -> None:
+    assert SmtpConfig.from_url(url) == expected
+
+
+@pytest.mark.parametrize("url", ["http://mail.example", "smtp://", "mail.example:25"])
+def test_bad_smtp_urls_are_clear_errors(url: str) -> None:
+    with pytest.raises(ValueError, match="SMTP URL"):
+        SmtpConfig.from_url(url)

@@ -1,0 +1,172 @@
+"""Real `scrapy crawl` subprocesses against fixture sites on 127.0.0.1."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from bioleak.config import Config, defaults
+from bioleak.crawl import crawl
+from bioleak.demo.images import portrait, to_bytes
+from bioleak.demo.server import FixtureSite, Page
+from crawlers.sources import Selectors, Source, SourceError, dump_sources, load_sources
+from indexer.sqlite_store import SqliteStore
+from indexer.store import SearchQuery
+from pipeline.registry import SqliteRegistry, entry_for_image
+
+SELECTORS = Selectors(
+    listing_links="a.item::attr(href)",
+    next_page="a.next::attr(href)",
+    title="h1::text",
+    text="div.content ::text",
+    images="img::attr(src), img::attr(data-src)",
+)
+
+
+def bomb_png() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 90_000, 90_000, 8, 2, 0, 0, 0))
+        + chunk(b"IEND", b"")
+    )
+
+
+FORBIDDEN_IMAGES = [
+    "http://169.254.169.254/latest/meta-data/iam.jpg",
+    "http://[::ffff:169.254.169.254]/x.jpg",
+    "http://2852039166/decimal-metadata.jpg",
+    "http://10.0.0.1/internal.jpg",
+    "http://127.0.0.2:9/other-loopback.jpg",
+    "/redirect-to-metadata.jpg",
+]
+
+
+def hostile_site() -> dict[str, Page]:
+    photo = to_bytes(portrait(42), "JPEG", quality=85)
+    images = ["/img/ok.jpg", "/img/fake.jpg", "/img/bomb.png", "/img/trunc.jpg", "/img/empty.jpg", "/img/missing.jpg"]
+    tags = "".join(f'<img src="{u}">' for u in images + FORBIDDEN_IMAGES)
+    tags += '<img src="file:///etc/passwd"><img data-src="/img/lazy.jpg">'
+    listing = (
+        "<html><body><h1>&lt;script&gt;alert(1)&lt;/script&gt; 人脸数据 出售</h1>"
+        f"<div class='content'>口罩人脸照片 10万张 0.2元/张</div>{tags}</body></html>"
+    )
+    return {
+        "/robots.txt": Page(b"User-agent: *\nDisallow: /private/\n", "text/plain"),
+        "/": Page(
+            b"<html><body><a class='item' href='/l/1'>1</a><a class='item' href='/private/x'>p</a>"
+            b"<a class='item' href='/loop'>loop</a><a class='next' href='/?page=2'>next</a></body></html>"
+        ),
+        "/?page=2": Page(b"<html><body><a class='item' href='/l/2'>2</a><!-- malformed <div <p></body>"),
+        "/l/1": Page(listing.encode("utf-8")),
+        "/l/2": Page(
+            "<html><body><h1>保湿面霜</h1><div class='content'>护肤</div></body></html>".encode("gbk"),
+            "text/html; charset=gbk",
+        ),
+        "/loop": Page(b"", status=302, headers=(("Location", "/loop"),)),
+        "/img/ok.jpg": Page(photo, "image/jpeg"),
+        "/img/lazy.jpg": Page(photo, "image/jpeg"),
+        "/img/fake.jpg": Page(b"<html><body>hotlinking denied</body></html>", "image/jpeg"),
+        "/img/bomb.png": Page(bomb_png(), "image/png"),
+        "/img/trunc.jpg": Page(photo[: len(photo) // 3], "image/jpeg"),
+        "/img/empty.jpg": Page(b"", "image/jpeg"),
+        "/redirect-to-metadata.jpg": Page(
+            b"", status=302, headers=(("Location", "http://169.254.169.254/latest/x.jpg"),)
+        ),
+    }
+
+
+def make_config(tmp_path: Path, source: Source) -> Config:
+    config = defaults(tmp_path)
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    config.sources.write_text(dump_sources([source]), "utf-8")
+    return config
+
+
+def test_hostile_site_is_crawled_safely(tmp_path: Path) -> None:
+    with FixtureSite(hostile_site()) as site:
+        source = Source("hostile", (site.url + "/",), allowed_domains=("127.0.0.1",),
+                        allow_networks=("127.0.0.1/32",), selectors=SELECTORS)  # fmt: skip
+        config = make_config(tmp_path, source)
+        registry = SqliteRegistry(config.registry)
+        registry.add([entry_for_image("acme-bank", "cust-42", to_bytes(portrait(42), "PNG"))])
+        registry.close()
+        result = crawl(config, "hostile", timeout=120)
+        log = list(site.access_log)
+
+    assert result.ok, result.log_file.read_text()
+    stats = result.stats
+    assert stats["bioleak/images/hashed"] == 2  # ok.jpg and the lazy one: same photo, two URLs
+    rejected = {k.rsplit("/", 1)[-1]: v for k, v in stats.items() if k.startswith("bioleak/images/rejected/")}
+    assert rejected == {
+        "not_an_image": 1, "decompression_bomb": 1, "corrupt": 1, "empty": 1, "http_404": 1,
+        "refused": len(FORBIDDEN_IMAGES),
+    }  # fmt: skip
+    assert stats["bioleak/refused/private_address"] >= len(FORBIDDEN_IMAGES)
+    assert stats["bioleak/hits"] == 1  # same bytes under two URLs on one listing: one finding
+    # robots.txt obeyed, the redirect loop bounded, and nothing outside the fixture requested
+    assert "/private/x" not in log
+    assert 1 <= log.count("/loop") <= 10
+    assert all(path.startswith("/") for path in log)
+
+    store = SqliteStore(config.store)
+    page = store.search(SearchQuery())
+    titles = {item.title: item for item in page.listings}
+    assert page.total == 2
+    hostile = titles["<script>alert(1)</script> 人脸数据 出售"]  # kept as literal text, never rendered
+    assert hostile.category == "face_data_sale" and hostile.quantity == 100_000
+    assert titles["保湿面霜"].category == "benign"  # GBK decoded from the header
+    assert {h.registry_ref for h in store.hits_for_listing(hostile.id)} == {"cust-42"}
+    store.close()
+
+
+def test_private_addresses_are_refused_unless_the_source_allows_them(tmp_path: Path) -> None:
+    with FixtureSite(hostile_site()) as site:
+        source = Source("public-only", (site.url + "/",), selectors=SELECTORS)  # default: public internet only
+        result = crawl(make_config(tmp_path, source), "public-only", timeout=120)
+        log = list(site.access_log)
+    assert log == []  # not even robots.txt was fetched from a loopback address
+    assert result.returncode == 0
+    assert result.stats["bioleak/refused/private_address"] >= 1
+    assert "bioleak/pages" not in result.stats
+
+
+def test_recrawl_is_idempotent(tmp_path: Path) -> None:
+    with FixtureSite(hostile_site()) as site:
+        source = Source("again", (site.url + "/",), allowed_domains=("127.0.0.1",),
+                        allow_networks=("127.0.0.1/32",), selectors=SELECTORS)  # fmt: skip
+        config = make_config(tmp_path, source)
+        registry = SqliteRegistry(config.registry)
+        registry.add([entry_for_image("acme-bank", "cust-42", to_bytes(portrait(42), "PNG"))])
+        registry.close()
+        assert crawl(config, "again", timeout=120).ok
+        assert crawl(config, "again", timeout=120).ok
+    store = SqliteStore(config.store)
+    assert store.search(SearchQuery()).total == 2
+    assert len(store.hits_for_org("acme-bank")) == 1
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("sources: [{name: a}]", "start_urls"),
+        ("sources: [{name: a, start_urls: ['ftp://x']}]", r"http\(s\)"),
+        ("sources: [{name: a, start_urls: ['http://x'], allow_networks: ['not-a-net']}]", "allow_networks"),
+        ("sources: [{name: a, start_urls: ['http://x'], colour: red}]", "unknown field"),
+        ("sources: [{name: a, start_urls: ['http://x']}, {name: a, start_urls: ['http://y']}]", "duplicate"),
+        ("just: [a, list", "invalid YAML"),
+        ("- a\n- b\n", "sources:"),
+    ],
+)
+def test_invalid_sources_files_name_the_problem(tmp_path: Path, yaml_text: str, message: str) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(SourceError, match=message) as info:
+        load_sources(path)
+    assert str(path) in str(info.value)
