@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 demo: $(VENV)/.installed
-	$(BIN)/bioleak demo
+	$(BIN)/bioleak demo --keep bioleak-demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,111 @@
+"""The `bioleak` command line, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bioleak.cli import build_parser, main, safe_text
+from bioleak.demo.images import portrait, to_bytes
+from bioleak.demo.run import run_demo
+
+COMMANDS = [
+    [], ["demo"], ["search"], ["show"], ["crawl"], ["registry"], ["registry", "add"], ["registry", "list"],
+    ["org"], ["org", "add"], ["org", "list"], ["alerts"], ["alerts", "run"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[" ".join(c) or "bioleak" for c in COMMANDS])
+def test_every_help_explains_with_an_example(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([*command, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: bioleak" in out
+    if command not in (["registry"], ["org"], ["alerts"]):
+        assert "example" in out.lower()
+
+
+def test_every_command_is_covered_by_the_help_test() -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert {c[0] for c in COMMANDS if c} == set(sub.choices)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "demo"
+    assert run_demo(str(path), progress=lambda _m: None).ok
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_search_table_and_json(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--data-dir", str(workspace), "search", "人脸", "--matched")
+    assert code == 0 and out.startswith("2 listing(s)") and "acme-bank" in out
+    code, out, _ = run(capsys, "--data-dir", str(workspace), "search", "--category", "face_data_sale", "--json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and len(rows) == 4 and all(r["category"] == "face_data_sale" for r in rows)
+    assert sum(len(r["hits"]) for r in rows) == 7
+    code, out, _ = run(capsys, "--data-dir", str(workspace), "search", "--org", "pixelpay", "--json")
+    assert {h["org"] for r in map(json.loads, out.splitlines()) for h in r["hits"]} >= {"pixelpay"}
+
+
+def test_show_by_prefix(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, "--data-dir", str(workspace), "search", "selfie", "--json")
+    listing_id = json.loads(out.splitlines()[0])["id"]
+    code, out, _ = run(capsys, "--data-dir", str(workspace), "show", listing_id[:12])
+    assert code == 0 and listing_id in out and "HIT pixelpay/pix-c99" in out and "HIT acme-bank/acme-0004" in out
+    code, _, err = run(capsys, "--data-dir", str(workspace), "show", "ffffffffffff")
+    assert code == 2 and "no listing" in err
+
+
+def test_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--data-dir", str(tmp_path / "nothing"), "search", "x")
+    assert code == 2 and "no store" in err
+    code, _, err = run(capsys, "--data-dir", str(tmp_path), "crawl", "nope")
+    assert code == 2 and "no such sources file" in err
+    code, _, err = run(capsys, "--data-dir", str(tmp_path), "registry", "add", "--org", "acme", str(tmp_path / "missing"))
+    assert code == 2 and "no such file" in err
+    code, _, err = run(capsys, "--data-dir", str(tmp_path), "org", "add", "bad name", "--email", "a@b.example")
+    assert code == 2 and "invalid organisation" in err
+    (tmp_path / "bioleak.toml").write_text('colour = "red"\n')
+    code, _, err = run(capsys, "--data-dir", str(tmp_path), "org", "list")
+    assert code == 2 and "unknown key" in err and "colour" in err
+
+
+def test_registry_add_is_idempotent_and_counts_rejects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        (photos / f"cust-{i}.jpg").write_bytes(to_bytes(portrait(300 + i), "JPEG", quality=90))
+    (photos / "notes.txt").write_text("not an image")
+    data = str(tmp_path / "data")
+    code, out, err = run(capsys, "--data-dir", data, "registry", "add", "--org", "acme-bank", str(photos), "--json")
+    assert code == 0
+    assert json.loads(out) == {"org": "acme-bank", "files": 4, "added": 3, "already_present": 0,
+                                     "rejected": 1, "registry_size": 3}  # fmt: skip
+    assert "skipped" in err and "notes.txt" in err
+    code, out, _ = run(capsys, "--data-dir", data, "registry", "add", "--org", "acme-bank", str(photos))
+    assert code == 0 and out.startswith("0 added, 3 already present")
+    code, out, _ = run(capsys, "--data-dir", data, "registry", "list", "--json")
+    assert sorted(json.loads(line)["ref"] for line in out.splitlines()) == ["cust-0", "cust-1", "cust-2"]
+
+
+def test_org_and_alerts_without_smtp_go_to_the_outbox(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--data-dir", str(workspace), "org", "list", "--json")
+    assert code == 0 and [json.loads(line)["name"] for line in out.splitlines()] == ["acme-bank", "pixelpay"]
+    code, out, _ = run(capsys, "--data-dir", str(workspace), "alerts", "run")
+    assert code == 0 and out.strip() == "nothing pending"  # the demo already alerted everything
+
+
+def test_terminal_output_strips_control_characters() -> None:
+    assert safe_text("evil\x1b]0;pwned\x07title\u202e") == "evil ]0;pwned title "
+    assert safe_text("x" * 10, 5) == "xxxx…"
