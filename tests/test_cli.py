@@ -72,7 +72,9 @@ def test_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert code == 2 and "no store" in err
     code, _, err = run(capsys, "--data-dir", str(tmp_path), "crawl", "nope")
     assert code == 2 and "no such sources file" in err
-    code, _, err = run(capsys, "--data-dir", str(tmp_path), "registry", "add", "--org", "acme", str(tmp_path / "missing"))
+    code, _, err = run(
+        capsys, "--data-dir", str(tmp_path), "registry", "add", "--org", "acme", str(tmp_path / "missing")
+    )
     assert code == 2 and "no such file" in err
     code, _, err = run(capsys, "--data-dir", str(tmp_path), "org", "add", "bad name", "--email", "a@b.example")
     assert code == 2 and "invalid organisation" in err
