@@ -15,6 +15,12 @@ from indexer.store import Store
 REPO = Path(__file__).resolve().parent.parent
 ES_SCRIPT = REPO / "scripts" / "elasticsearch.sh"
 
+# The test server's URL is for the `es_url` fixture only. Every other BIOLEAK_* variable of the
+# caller's shell is removed too, so the CLI and crawl subprocesses see only what a test sets.
+ES_URL_FROM_ENV = os.environ.get("BIOLEAK_ES_URL")
+for _name in [n for n in os.environ if n.startswith("BIOLEAK_")]:
+    del os.environ[_name]
+
 
 @pytest.fixture(scope="session")
 def es_url() -> Iterator[str]:
@@ -22,9 +28,8 @@ def es_url() -> Iterator[str]:
 
     Never skipped: if it cannot start, the tests that need it fail with the script's reason
     (missing java, mvn or network, or the server's own log)."""
-    url = os.environ.get("BIOLEAK_ES_URL")
-    if url:
-        yield url
+    if ES_URL_FROM_ENV:
+        yield ES_URL_FROM_ENV
         return
     already = subprocess.run(["bash", str(ES_SCRIPT), "status"], capture_output=True, text=True).returncode == 0
     proc = subprocess.run(["bash", str(ES_SCRIPT), "start"], capture_output=True, text=True, timeout=900)

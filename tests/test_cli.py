@@ -59,8 +59,9 @@ def test_search_table_and_json(workspace: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_show_by_prefix(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _, out, _ = run(capsys, "--data-dir", str(workspace), "search", "selfie", "--json")
-    listing_id = json.loads(out.splitlines()[0])["id"]
+    _, out, _ = run(capsys, "--data-dir", str(workspace), "search", "selfie", "packs", "--json")
+    [row] = [json.loads(line) for line in out.splitlines()]
+    listing_id = row["id"]
     code, out, _ = run(capsys, "--data-dir", str(workspace), "show", listing_id[:12])
     assert code == 0 and listing_id in out and "HIT pixelpay/pix-c99" in out and "HIT acme-bank/acme-0004" in out
     code, _, err = run(capsys, "--data-dir", str(workspace), "show", "ffffffffffff")
