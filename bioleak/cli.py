@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shutil
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -80,10 +81,17 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
             print(f"    - {line}")
     if args.keep:
         env = f"BIOLEAK_ES_URL={args.es_url} BIOLEAK_ES_PREFIX=bioleak-demo " if args.es_url else ""
-        print(f"\nexplore: {env}bioleak --data-dir {summary.workspace} search 人脸 --matched")
+        print(f"\nexplore: {env}{_invocation()} --data-dir {summary.workspace} search 人脸 --matched")
     else:
         print("\nrun with --keep DIR to keep the workspace and explore it with `bioleak search`")
     return 0 if summary.ok else 1
+
+
+def _invocation() -> str:
+    """How the user can run bioleak again: `bioleak` if it is on PATH, else the path they used."""
+    used = Path(sys.argv[0])
+    on_path = shutil.which("bioleak")
+    return "bioleak" if on_path and Path(on_path).resolve() == used.resolve() else str(used)
 
 
 def _stderr(message: str) -> None:
