@@ -88,14 +88,20 @@ def make_config(tmp_path: Path, source: Source) -> Config:
     return config
 
 
+def local_source_with_registry(tmp_path: Path, name: str, site: FixtureSite) -> Config:
+    """A source allowed to reach 127.0.0.1, and a registry protecting portrait 42 for acme-bank."""
+    source = Source(name, (site.url + "/",), allowed_domains=("127.0.0.1",),
+                    allow_networks=("127.0.0.1/32",), selectors=SELECTORS)  # fmt: skip
+    config = make_config(tmp_path, source)
+    registry = SqliteRegistry(config.registry)
+    registry.add([entry_for_image("acme-bank", "cust-42", to_bytes(portrait(42), "PNG"))])
+    registry.close()
+    return config
+
+
 def test_hostile_site_is_crawled_safely(tmp_path: Path) -> None:
     with FixtureSite(hostile_site()) as site:
-        source = Source("hostile", (site.url + "/",), allowed_domains=("127.0.0.1",),
-                        allow_networks=("127.0.0.1/32",), selectors=SELECTORS)  # fmt: skip
-        config = make_config(tmp_path, source)
-        registry = SqliteRegistry(config.registry)
-        registry.add([entry_for_image("acme-bank", "cust-42", to_bytes(portrait(42), "PNG"))])
-        registry.close()
+        config = local_source_with_registry(tmp_path, "hostile", site)
         result = crawl(config, "hostile", timeout=120)
         log = list(site.access_log)
 
@@ -138,12 +144,7 @@ def test_private_addresses_are_refused_unless_the_source_allows_them(tmp_path: P
 
 def test_recrawl_is_idempotent(tmp_path: Path) -> None:
     with FixtureSite(hostile_site()) as site:
-        source = Source("again", (site.url + "/",), allowed_domains=("127.0.0.1",),
-                        allow_networks=("127.0.0.1/32",), selectors=SELECTORS)  # fmt: skip
-        config = make_config(tmp_path, source)
-        registry = SqliteRegistry(config.registry)
-        registry.add([entry_for_image("acme-bank", "cust-42", to_bytes(portrait(42), "PNG"))])
-        registry.close()
+        config = local_source_with_registry(tmp_path, "again", site)
         assert crawl(config, "again", timeout=120).ok
         assert crawl(config, "again", timeout=120).ok
     store = SqliteStore(config.store)
