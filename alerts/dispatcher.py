@@ -70,10 +70,11 @@ class Dispatcher:
             if self.send is not None:
                 try:
                     self.send(message)
-                except TransientSendError as exc:
-                    log.warning("alert for %s deferred: %s", org.name, exc)
+                except Exception as exc:  # one organisation's failure must not stop the others
+                    transient = isinstance(exc, TransientSendError)
+                    log.log(logging.WARNING if transient else logging.ERROR, "alert for %s deferred: %s", org.name, exc)
                     self.store.set_alert_state([h.id for h in hits], "pending")
-                    report.deferred[org.name] = str(exc)
+                    report.deferred[org.name] = f"{type(exc).__name__}: {exc}"
                     continue
             self.store.set_alert_state([h.id for h in hits], "sent")
             report.sent[org.name] = report.sent.get(org.name, 0) + 1

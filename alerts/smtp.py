@@ -13,6 +13,10 @@ class TransientSendError(Exception):
     """Try again later: the hits stay pending."""
 
 
+class PermanentSendError(Exception):
+    """The server refused for good (5xx: unknown recipient, rejected sender or content)."""
+
+
 @dataclass(frozen=True)
 class SmtpConfig:
     host: str
@@ -61,5 +65,13 @@ class SmtpSender:
                 if c.username:
                     smtp.login(c.username, c.password or "")
                 smtp.send_message(message)
-        except (OSError, smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as exc:
+        except smtplib.SMTPRecipientsRefused as exc:
+            # smtplib's exceptions subclass OSError: classify the 5xx refusals before the catch-all.
+            codes = {code for code, _ in exc.recipients.values()}
+            error = PermanentSendError if all(code >= 500 for code in codes) else TransientSendError
+            raise error(f"{c.host}:{c.port}: recipients refused: {exc.recipients}") from exc
+        except smtplib.SMTPResponseException as exc:
+            error = PermanentSendError if exc.smtp_code >= 500 else TransientSendError
+            raise error(f"{c.host}:{c.port}: {exc.smtp_code} {exc.smtp_error!r}") from exc
+        except OSError as exc:  # connection refused, reset, timeout, TLS failure, disconnect
             raise TransientSendError(f"{c.host}:{c.port}: {exc}") from exc

@@ -6,14 +6,14 @@ import imagehash
 from PIL import Image, ImageOps
 
 from pipeline.images import DecodedImage, decode_image
-from pipeline.models import ImageHashes, RegionHash
+from pipeline.models import ImageHashes, Region, RegionHash
 
 HASH_SIZE = 8  # 64-bit hashes
 
 
-def region_hash(region: str, image: Image.Image) -> RegionHash:
+def region_hash(region: Region, image: Image.Image) -> RegionHash:
     return RegionHash(
-        region=region,  # type: ignore[arg-type]
+        region=region,
         phash=str(imagehash.phash(image, hash_size=HASH_SIZE)),
         dhash=str(imagehash.dhash(image, hash_size=HASH_SIZE)),
     )

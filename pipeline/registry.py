@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from pipeline.hashing import hash_bytes
 from pipeline.models import RegistryEntry
 
 HEX64 = re.compile(r"^[0-9a-f]{16}$")
@@ -107,7 +108,5 @@ class SqliteRegistry:
 
 def entry_for_image(org: str, ref: str, data: bytes, *, kind: str = "whole") -> RegistryEntry:
     """Hash one protected image for enrolment. Raises `ImageRejected` for unusable files."""
-    from pipeline.hashing import hash_bytes
-
     whole = hash_bytes(data).regions[0]
     return validate(RegistryEntry(org=org, ref=ref, phash=whole.phash, dhash=whole.dhash, kind=kind))

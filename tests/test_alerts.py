@@ -103,3 +103,17 @@ def test_smtp_url_parsing(url: str, expected: SmtpConfig) -> None:
 def test_bad_smtp_urls_are_clear_errors(url: str) -> None:
     with pytest.raises(ValueError, match="SMTP URL"):
         SmtpConfig.from_url(url)
+
+
+def test_a_refused_recipient_does_not_stop_other_organisations(tmp_path: Path) -> None:
+    store = seeded_store(tmp_path)
+    store.upsert_org(Organisation("acme-bank", ("nobody@invalid.example",)))
+    with LoopbackSmtpServer(reject_recipients={"nobody@invalid.example"}) as smtp:
+        sender = SmtpSender(SmtpConfig.from_url(smtp.url))
+        report = Dispatcher(store, outbox=Outbox(tmp_path / "outbox"), send=sender.send).run_once()
+        received = [str(r.message["X-Bioleak-Org"]) for r in smtp.received]
+    assert received == ["pixelpay"]
+    assert report.sent == {"pixelpay": 1}
+    assert report.deferred["acme-bank"].startswith("PermanentSendError")
+    # nothing is stranded in `sending`: acme-bank's hits wait for the next run
+    assert {h.alert_state for h in store.hits_for_org("acme-bank")} == {"pending"}

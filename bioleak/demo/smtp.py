@@ -21,6 +21,13 @@ class Received:
 @dataclass
 class _Handler:
     received: list[Received] = field(default_factory=list)
+    reject_recipients: frozenset[str] = frozenset()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if address.lower() in self.reject_recipients:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
@@ -36,8 +43,8 @@ def free_port() -> int:
 
 
 class LoopbackSmtpServer:
-    def __init__(self) -> None:
-        self._handler = _Handler()
+    def __init__(self, *, reject_recipients: set[str] | None = None) -> None:
+        self._handler = _Handler(reject_recipients=frozenset(a.lower() for a in reject_recipients or ()))
         self.port = free_port()
         self._controller = Controller(self._handler, hostname="127.0.0.1", port=self.port)
 
