@@ -11,13 +11,15 @@ import io
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 40_000_000
 # Hashes are computed on small images; decoding JPEGs in the DCT domain at 1/2..1/8 scale
-# down to about this size is several times faster than a full decode.
-DRAFT_TARGET = (512, 512)
+# down to at least this size is several times faster than a full decode; 64-bit hashes
+# are computed from 32x32, so this leaves room for tiles of a 3x3 sheet.
+DRAFT_TARGET = (256, 256)
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF"})
 
 
@@ -37,6 +39,22 @@ class DecodedImage:
     format: str
     width: int  # of the original, before any reduced decode
     height: int
+
+
+def to_rgb_or_l(img: Image.Image) -> Image.Image:
+    """Normalise any mode to 8-bit RGB or L: alpha composited on white (so transparent pixels
+    hash the same whatever colour they hide), 16/32-bit scaled rather than clipped."""
+    if img.mode in ("RGB", "L"):
+        return img
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if img.mode.startswith("I") or img.mode == "F":
+        values = np.asarray(img, dtype=np.float32)
+        top = 65535.0 if img.mode.startswith("I;16") else max(float(values.max()), 1.0)
+        return Image.fromarray(np.clip(values * (255.0 / top), 0, 255).astype(np.uint8), "L")
+    return img.convert("RGB")  # palette, CMYK, YCbCr, 1-bit
 
 
 def _looks_like_markup(head: bytes) -> bool:
@@ -69,7 +87,7 @@ def decode_image(
             img.seek(0)  # first frame of animations
             img.load()
             img = ImageOps.exif_transpose(img) or img
-            img = img.convert("RGB") if img.mode not in ("RGB", "L") else img
+            img = to_rgb_or_l(img)
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

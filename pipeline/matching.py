@@ -1,22 +1,24 @@
-"""Find registry entries within a Hamming radius of a query image's hashes.
+"""Find registry entries within a Hamming radius of query images' hashes.
 
-A match needs *both* pHash and dHash within their radii: unrelated faces are often close in
-one hash alone (see DESIGN.md), rarely in both. This is the brute-force numpy reference
-(XOR + popcount over every entry); a multi-index version must return exactly the same set.
+A match needs *both* pHash and dHash within their radii: unrelated faces are often close in one
+hash alone (DESIGN.md), rarely in both. Candidates come from a multi-index over pHash; dHash is
+verified on them. `exact_reference=True` swaps in brute force, for tests and benchmarks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
+from pipeline.hashindex import MultiIndexHash, RadiusHits, brute_force
 from pipeline.models import ImageHashes, Match
 from pipeline.registry import RegistryArrays
 
-# Provisional radii in bits of 64, measured on the demo portraits: leaked copies (re-encode,
-# resize, watermark, grayscale, mirror, 3% crop) within pHash 4 / dHash 7; 780 unrelated pairs
-# at pHash >= 16 / dHash >= 13. Issue 3 re-derives them from larger distributions.
+# Radii in bits of 64, chosen from measured distributions (README "Matching thresholds",
+# bench/robustness.py): transformed copies of an image vs. unrelated images and faces.
 DEFAULT_PHASH_RADIUS = 10
 DEFAULT_DHASH_RADIUS = 12
 
@@ -27,31 +29,52 @@ class Radii:
     dhash: int = DEFAULT_DHASH_RADIUS
 
 
-class BruteForceIndex:
-    def __init__(self, arrays: RegistryArrays, radii: Radii | None = None) -> None:
+class RegistryIndex:
+    def __init__(self, arrays: RegistryArrays, radii: Radii | None = None, *, exact_reference: bool = False) -> None:
         self.arrays = arrays
         self.radii = radii or Radii()
+        self._mih = None if exact_reference else MultiIndexHash(arrays.phash)
 
     def __len__(self) -> int:
         return len(self.arrays)
 
-    def match(self, hashes: ImageHashes) -> list[Match]:
-        """Best match per registry entry over the image's regions (whole, mirror)."""
-        best: dict[int, Match] = {}
-        if not len(self.arrays):
-            return []
-        for region in hashes.regions:
-            p = np.bitwise_count(self.arrays.phash ^ np.uint64(int(region.phash, 16)))
-            d = np.bitwise_count(self.arrays.dhash ^ np.uint64(int(region.dhash, 16)))
-            for i in np.flatnonzero((p <= self.radii.phash) & (d <= self.radii.dhash)).tolist():
-                candidate = Match(
-                    entry_id=self.arrays.ids[i],
-                    org=self.arrays.orgs[i],
-                    ref=self.arrays.refs[i],
-                    region=region.region,
-                    distance=int(p[i]),
-                    dhash_distance=int(d[i]),
-                )
-                if i not in best or candidate.distance < best[i].distance:
-                    best[i] = candidate
-        return sorted(best.values(), key=lambda m: (m.distance, m.org, m.ref))
+    def _candidates(self, phashes: npt.NDArray[np.uint64]) -> RadiusHits:
+        if self._mih is None:
+            return brute_force(self.arrays.phash, phashes, self.radii.phash)
+        return self._mih.search(phashes, self.radii.phash)
+
+    def match_many(self, images: Sequence[ImageHashes]) -> list[list[Match]]:
+        """One batch query for every region of every image; per image, the best match per (org, ref)."""
+        owners = [(i, region) for i, image in enumerate(images) for region in image.regions]
+        results: list[list[Match]] = [[] for _ in images]
+        if not owners or not len(self.arrays):
+            return results
+        qp = np.array([int(r.phash, 16) for _, r in owners], dtype=np.uint64)
+        qd = np.array([int(r.dhash, 16) for _, r in owners], dtype=np.uint64)
+        hits = self._candidates(qp)
+        dd = np.bitwise_count(self.arrays.dhash[hits.entry_index] ^ qd[hits.query_index])
+        keep = dd <= self.radii.dhash
+        best: list[dict[tuple[str, str], Match]] = [{} for _ in images]
+        for q, e, d, d2 in zip(
+            hits.query_index[keep].tolist(), hits.entry_index[keep].tolist(),
+            hits.distance[keep].tolist(), dd[keep].tolist(), strict=True,
+        ):  # fmt: skip
+            image_index, region = owners[q]
+            candidate = Match(
+                entry_id=self.arrays.ids[e], org=self.arrays.orgs[e], ref=self.arrays.refs[e],
+                region=region.region, distance=int(d), dhash_distance=int(d2), box=region.box,
+                variant=self.arrays.variants[e],
+            )  # fmt: skip
+            key = (candidate.org, candidate.ref)
+            current = best[image_index].get(key)
+            if current is None or (candidate.distance, candidate.dhash_distance) < (
+                current.distance,
+                current.dhash_distance,
+            ):
+                best[image_index][key] = candidate
+        for i, per_ref in enumerate(best):
+            results[i] = sorted(per_ref.values(), key=lambda m: (m.distance, m.org, m.ref))
+        return results
+
+    def match(self, image: ImageHashes) -> list[Match]:
+        return self.match_many([image])[0]

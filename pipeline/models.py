@@ -10,7 +10,8 @@ Category = Literal["face_data_sale", "over_face_tool", "tutorial", "benign"]
 CATEGORIES: tuple[Category, ...] = ("face_data_sale", "over_face_tool", "tutorial", "benign")
 AlertState = Literal["pending", "sending", "sent", "suppressed"]
 Triage = Literal["new", "confirmed", "false_positive", "resolved"]
-Region = Literal["whole", "mirror"]
+Region = Literal["whole", "mirror", "tile", "face"]
+Box = tuple[int, int, int, int]  # left, top, right, bottom in original-image pixels
 
 
 def sha256_hex(*parts: str) -> str:
@@ -61,6 +62,7 @@ class RegionHash:
     region: Region
     phash: str
     dhash: str
+    box: Box | None = None  # for tiles and faces
 
 
 @dataclass(frozen=True)
@@ -79,12 +81,15 @@ class RegistryEntry:
     ref: str  # the organisation's own id for the protected image
     phash: str
     dhash: str
-    kind: str = "whole"
+    kind: str = "whole"  # whole | face | tile
     added_at: str = ""
+    # An augmented copy of the original (e.g. "crop10-tl"), enrolled so crops still match with
+    # one lookup; "" for the original itself.
+    variant: str = ""
 
     @property
     def id(self) -> str:
-        return sha256_hex(self.org, self.ref, self.kind, self.phash, self.dhash)
+        return sha256_hex(self.org, self.ref, self.kind, self.variant, self.phash, self.dhash)
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,8 @@ class Match:
     region: Region
     distance: int  # pHash Hamming distance in bits
     dhash_distance: int
+    box: Box | None = None
+    variant: str = ""
 
 
 @dataclass(frozen=True)

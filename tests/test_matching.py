@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pipeline.matching import BruteForceIndex, Radii
+from pipeline.hashindex import MultiIndexHash, brute_force
+from pipeline.matching import Radii, RegistryIndex
 from pipeline.models import ImageHashes, RegionHash, RegistryEntry
 from pipeline.registry import RegistryArrays
 
@@ -12,6 +16,7 @@ def arrays(entries: list[RegistryEntry]) -> RegistryArrays:
         ids=[e.id for e in entries],
         orgs=[e.org for e in entries],
         refs=[e.ref for e in entries],
+        variants=[e.variant for e in entries],
         phash=np.array([int(e.phash, 16) for e in entries], dtype=np.uint64),
         dhash=np.array([int(e.dhash, 16) for e in entries], dtype=np.uint64),
     )
@@ -29,51 +34,105 @@ ENTRIES = [
     RegistryEntry("acme", "far-phash", phash="f0f0f0f0f0f0ff0f", dhash="0f0f0f0f0f0f0f0f"),
     # pHash identical but dHash 32 bits away: one hash alone must not make a match
     RegistryEntry("other", "far-dhash", phash="f0f0f0f0f0f0f0f0", dhash="0f0f0f0ff0f0f0f0"),
+    # an augmented copy of "near" that is closer: the best variant of a ref wins, once
+    RegistryEntry("acme", "near", phash="f0f0f0f0f0f0f0f1", dhash="0f0f0f0f0f0f0f0f", variant="crop5-c"),
 ]
 
 
-def test_returns_exactly_entries_within_both_radii() -> None:
-    index = BruteForceIndex(arrays(ENTRIES), Radii(phash=10, dhash=12))
+@pytest.fixture(params=[False, True], ids=["multi-index", "brute-force"])
+def exact_reference(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+def test_returns_exactly_entries_within_both_radii(exact_reference: bool) -> None:
+    index = RegistryIndex(arrays(ENTRIES), Radii(phash=10, dhash=12), exact_reference=exact_reference)
     matches = index.match(query("f0f0f0f0f0f0f0f0", "0f0f0f0f0f0f0f0f"))
-    assert [(m.ref, m.distance, m.dhash_distance) for m in matches] == [("exact", 0, 0), ("near", 3, 2)]
+    assert [(m.ref, m.distance, m.dhash_distance, m.variant) for m in matches] == [
+        ("exact", 0, 0, ""),
+        ("near", 1, 0, "crop5-c"),
+    ]
 
 
-def test_radius_is_inclusive() -> None:
-    index = BruteForceIndex(arrays(ENTRIES), Radii(phash=12, dhash=12))
+def test_radius_is_inclusive(exact_reference: bool) -> None:
+    index = RegistryIndex(arrays(ENTRIES), Radii(phash=12, dhash=12), exact_reference=exact_reference)
     refs = {m.ref for m in index.match(query("f0f0f0f0f0f0f0f0", "0f0f0f0f0f0f0f0f"))}
     assert refs == {"exact", "near", "far-phash"}
 
 
-def test_best_region_wins_per_entry() -> None:
-    index = BruteForceIndex(arrays(ENTRIES[:1]))
+def test_best_region_wins_per_ref(exact_reference: bool) -> None:
+    index = RegistryIndex(arrays(ENTRIES[:1]), exact_reference=exact_reference)
     hashes = ImageHashes(
         sha256="0" * 64, width=1, height=1,
         regions=(
             RegionHash("whole", "0f0f0f0f0f0f0f0f", "f0f0f0f0f0f0f0f0"),
-            RegionHash("mirror", "f0f0f0f0f0f0f0f1", "0f0f0f0f0f0f0f0f"),
+            RegionHash("tile", "f0f0f0f0f0f0f0f1", "0f0f0f0f0f0f0f0f", box=(10, 10, 90, 90)),
         ),
     )  # fmt: skip
     [match] = index.match(hashes)
-    assert (match.region, match.distance) == ("mirror", 1)
+    assert (match.region, match.distance, match.box) == ("tile", 1, (10, 10, 90, 90))
 
 
-def test_empty_registry_matches_nothing() -> None:
-    assert BruteForceIndex(arrays([])).match(query("0" * 16, "0" * 16)) == []
+def test_batches_keep_images_apart(exact_reference: bool) -> None:
+    index = RegistryIndex(arrays(ENTRIES), exact_reference=exact_reference)
+    results = index.match_many(
+        [query("0000000000000000", "0000000000000000"), query("f0f0f0f0f0f0f0f0", "0f0f0f0f0f0f0f0f")]
+    )
+    assert results[0] == [] and [m.ref for m in results[1]] == ["exact", "near"]
 
 
-def test_agrees_with_python_reference_on_random_hashes() -> None:
-    rng = np.random.default_rng(5)
-    entries = []
-    base = int(rng.integers(0, 2**63))
-    for i in range(500):
-        # half near the base hash, half random: both sides of the radius get exercised
-        flips = rng.choice(64, size=int(rng.integers(0, 14)), replace=False) if i % 2 else []
-        p = base
-        for bit in flips:
-            p ^= 1 << int(bit)
-        p = p if i % 2 else int(rng.integers(0, 2**63))
-        entries.append(RegistryEntry("o", f"r{i}", phash=f"{p:016x}", dhash=f"{p:016x}"))
-    index = BruteForceIndex(arrays(entries), Radii(8, 8))
-    got = {m.ref for m in index.match(query(f"{base:016x}", f"{base:016x}"))}
-    want = {e.ref for e in entries if (int(e.phash, 16) ^ base).bit_count() <= 8}
-    assert got == want and 0 < len(want) < 500
+def test_empty_registry_and_empty_batch(exact_reference: bool) -> None:
+    assert RegistryIndex(arrays([]), exact_reference=exact_reference).match(query("0" * 16, "0" * 16)) == []
+    assert RegistryIndex(arrays(ENTRIES), exact_reference=exact_reference).match_many([]) == []
+
+
+# --- the multi-index returns exactly the brute-force set ----------------------------------------
+
+hashes_64 = st.integers(min_value=0, max_value=2**64 - 1)
+
+
+def flip(value: int, bits: list[int]) -> int:
+    for b in bits:
+        value ^= 1 << b
+    return value
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    base=st.lists(hashes_64, min_size=1, max_size=40),
+    near=st.lists(st.tuples(st.integers(0, 39), st.lists(st.integers(0, 63), max_size=16)), max_size=60),
+    queries=st.lists(st.tuples(st.integers(0, 39), st.lists(st.integers(0, 63), max_size=16)), min_size=1, max_size=8),
+    radius=st.integers(0, 16),
+)
+def test_multi_index_equals_brute_force(
+    base: list[int], near: list[tuple[int, list[int]]], queries: list[tuple[int, list[int]]], radius: int
+) -> None:
+    # Entries and queries cluster around a few base hashes so every radius has hits and misses.
+    entries = base + [flip(base[i % len(base)], bits) for i, bits in near]
+    qs = [flip(base[i % len(base)], bits) for i, bits in queries]
+    hashes = np.array(entries, dtype=np.uint64)
+    q = np.array(qs, dtype=np.uint64)
+    got, want = MultiIndexHash(hashes).search(q, radius), brute_force(hashes, q, radius)
+    assert got.query_index.tolist() == want.query_index.tolist()
+    assert got.entry_index.tolist() == want.entry_index.tolist()
+    assert got.distance.tolist() == want.distance.tolist()
+
+
+def test_literal_distances_across_substring_boundaries() -> None:
+    # bits 20/21 and 41/42 straddle the 21/21/22 split: a hit there must not be missed
+    base = 0
+    entries = [flip(base, [20, 21]), flip(base, [41, 42, 63]), flip(base, [0, 21, 42, 63]), flip(base, list(range(9)))]
+    hashes = np.array(entries, dtype=np.uint64)
+    result = MultiIndexHash(hashes).search(np.array([base], dtype=np.uint64), 8)
+    assert result.for_query(0) == [(0, 2), (1, 3), (2, 4)]
+
+
+def test_duplicate_hashes_are_all_returned() -> None:
+    hashes = np.array([5, 5, 5, 7], dtype=np.uint64)
+    result = MultiIndexHash(hashes).search(np.array([5], dtype=np.uint64), 0)
+    assert result.for_query(0) == [(0, 0), (1, 0), (2, 0)]
+
+
+@pytest.mark.parametrize("radius", [-1, 65])
+def test_invalid_radius(radius: int) -> None:
+    with pytest.raises(ValueError, match="radius"):
+        MultiIndexHash(np.array([1], dtype=np.uint64)).search(np.array([1], dtype=np.uint64), radius)

@@ -23,7 +23,7 @@ from crawlers.sources import Selectors, Source, dump_sources
 from indexer.open import open_store
 from indexer.store import SearchQuery
 from pipeline.models import Organisation
-from pipeline.registry import SqliteRegistry, entry_for_image
+from pipeline.registry import SqliteRegistry, enrolment_entries
 
 MARKER = ".bioleak-demo"
 
@@ -76,7 +76,7 @@ def enrol(config: Config) -> int:
             for ref, seed in refs.items():
                 data = to_bytes(portrait(seed), "PNG")
                 (folder / f"{ref}.png").write_bytes(data)
-                entries.append(entry_for_image(org, ref, data))
+                entries += enrolment_entries(org, ref, data)
             added += registry.add(entries)
         return added
     finally:

@@ -7,7 +7,7 @@ from typing import Any
 from scrapy.exceptions import NotConfigured
 
 from crawlers.items import ListingItem
-from pipeline.matching import BruteForceIndex
+from pipeline.matching import RegistryIndex
 from pipeline.models import Hit
 from pipeline.registry import SqliteRegistry
 
@@ -21,7 +21,7 @@ class MatchPipeline:
         self.crawler = crawler
         registry = SqliteRegistry(registry_path)
         try:
-            self.index = BruteForceIndex(registry.arrays())
+            self.index = RegistryIndex(registry.arrays())
         finally:
             registry.close()
         log.info("registry loaded: %d entries from %s", len(self.index), registry_path)
@@ -36,8 +36,9 @@ class MatchPipeline:
     def process_item(self, item: ListingItem) -> ListingItem:
         hits: dict[str, Hit] = {}  # by deterministic id: the same bytes under two URLs are one finding
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        for url, hashes in item.get("images") or ():
-            for m in self.index.match(hashes):
+        images = list(item.get("images") or ())
+        for (url, hashes), matches in zip(images, self.index.match_many([h for _, h in images]), strict=True):
+            for m in matches:
                 hit_id = Hit.make_id(item["listing_id"], hashes.sha256, m.entry_id)
                 hits.setdefault(
                     hit_id,
