@@ -14,12 +14,14 @@ from typing import Any
 
 from bioleak import __version__
 from bioleak.config import Config, ConfigError, load
+from bioleak.registry_cli import UsageError
 
 EXAMPLES = """\
 examples:
   bioleak demo --keep ./bioleak-demo          run the whole flow on a local fake black market
   bioleak --data-dir ./bioleak-demo search 人脸 --category face_data_sale
   bioleak registry add --org acme-bank ./protected-photos/
+  bioleak match ./suspicious.jpg
   bioleak org add acme-bank --email security@acme-bank.example
   bioleak crawl my-forum && bioleak alerts run
 
@@ -177,60 +179,6 @@ def _all_query() -> Any:
     return SearchQuery(limit=10_000)
 
 
-def cmd_registry_add(args: argparse.Namespace, config: Config) -> int:
-    from pipeline.images import ImageRejected
-    from pipeline.registry import InvalidEntry, SqliteRegistry, entry_for_image
-
-    files: list[tuple[Path, str]] = []
-    for arg in args.paths:
-        path = Path(arg)
-        if path.is_dir():
-            files += [(p, p.stem) for p in sorted(path.rglob("*")) if p.is_file()]
-        elif path.is_file():
-            files.append((path, path.stem))
-        else:
-            raise CliError(f"no such file or directory: {arg}")
-    registry = SqliteRegistry(config.registry)
-    added, rejected, entries = 0, 0, []
-    try:
-        for n, (path, ref) in enumerate(files, start=1):
-            try:
-                entries.append(entry_for_image(args.org, ref, path.read_bytes()))
-            except ImageRejected as exc:
-                rejected += 1
-                _stderr(f"skipped {path}: {exc.reason}")
-            except InvalidEntry as exc:
-                raise CliError(str(exc)) from exc
-            if not args.json and (n % 100 == 0 or n == len(files)):
-                _stderr(f"hashed {n}/{len(files)}")
-        added = registry.add(entries)
-        total = registry.count()
-    finally:
-        registry.close()
-    result = {"org": args.org, "files": len(files), "added": added, "already_present": len(entries) - added,
-              "rejected": rejected, "registry_size": total}  # fmt: skip
-    if args.json:
-        _print_json(result)
-    else:
-        print(f"{added} added, {len(entries) - added} already present, {rejected} rejected; registry holds {total}")
-    return 0
-
-
-def cmd_registry_list(args: argparse.Namespace, config: Config) -> int:
-    from pipeline.registry import SqliteRegistry
-
-    registry = SqliteRegistry(config.registry)
-    try:
-        for entry in registry.entries(args.org):
-            if args.json:
-                _print_json(_as_dict(entry) | {"id": entry.id})
-            else:
-                print(f"{entry.org}\t{entry.ref}\t{entry.kind}\tphash:{entry.phash}\tdhash:{entry.dhash}")
-    finally:
-        registry.close()
-    return 0
-
-
 def cmd_org_add(args: argparse.Namespace, config: Config) -> int:
     from pipeline.models import Organisation
     from pipeline.registry import ORG_NAME
@@ -378,18 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=3600, help="wall-clock limit in seconds (default 3600)")
     _json_flag(p)
 
-    registry = sub.add_parser("registry", help="Enrol and list protected image hashes (hashes only, no photos).")
-    rsub = registry.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
-    p = _add(rsub, "add", cmd_registry_add,
-             "Hash image files (or directories of them) and enrol the hashes for an organisation. "
-             "The ref of each entry is the file name without extension; re-adding is a no-op.",
-             "bioleak registry add --org acme-bank ./selfies/ ./id-photos/0001.jpg")  # fmt: skip
-    p.add_argument("--org", required=True, help="organisation that owns the images")
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    _json_flag(p)
-    p = _add(rsub, "list", cmd_registry_list, "List registry entries.", "bioleak registry list --org acme-bank")
-    p.add_argument("--org", help="only this organisation")
-    _json_flag(p)
+    from bioleak.registry_cli import register
+
+    register(sub, _add, _json_flag)
 
     org = sub.add_parser("org", help="Organisations that receive alerts.")
     osub = org.add_subparsers(dest="org_command", metavar="ACTION", required=True)
@@ -417,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load(args.data_dir)
         result: int = args.func(args, config)
         return result
-    except (CliError, ConfigError) as exc:
+    except (CliError, ConfigError, UsageError) as exc:
         print(f"bioleak: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
