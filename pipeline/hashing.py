@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import imagehash
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageOps
+from PIL import Image
 
 from pipeline.images import DecodedImage, decode_image
 from pipeline.models import Box, ImageHashes, Region, RegionHash
@@ -24,14 +23,49 @@ UNIFORM_STD = 3.0  # a border row/column with less luminance spread than this is
 GRID_SIZES = (4, 3, 2)  # largest first: a 4x4 sheet also has an edge at 1/2
 GRID_EDGE_RATIO = 4.0  # an edge at every grid line this many times the median edge strength
 MIN_TILE = 24  # pixels; smaller tiles carry too little to hash
+WORK_SIDE = 256  # hashing works on a copy about this size: pHash needs 32x32, a 4x4 sheet's tiles 64px
+
+
+# imagehash's pHash and dHash, bit for bit (tests compare against imagehash itself), computed
+# from one 32x32 and one 9x8 resize so that the mirror comes from flipping those small arrays
+# instead of from another pass over the image. pHash: the 8x8 lowest frequencies of an
+# unnormalised DCT-II (scipy.fftpack's) of the 32x32 image, each bit "above the median".
+_PHASH_SIDE = HASH_SIZE * 4
+_DCT_LOW = 2 * np.cos(
+    np.pi * np.arange(HASH_SIZE)[:, None] * (2 * np.arange(_PHASH_SIDE)[None, :] + 1) / (2 * _PHASH_SIDE)
+)
+
+
+def _hex(bits: npt.NDArray[np.bool_]) -> str:
+    return np.packbits(bits.ravel()).tobytes().hex()
+
+
+def _phash_hex(pixels: npt.NDArray[np.float64]) -> str:
+    low = _DCT_LOW @ pixels @ _DCT_LOW.T
+    return _hex(low > np.median(low))
+
+
+def _dhash_hex(pixels: npt.NDArray[np.float64]) -> str:
+    return _hex(pixels[:, 1:] > pixels[:, :-1])
+
+
+def _small(image: Image.Image) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    gray = image if image.mode == "L" else image.convert("L")
+    p = np.asarray(gray.resize((_PHASH_SIDE, _PHASH_SIDE), Image.Resampling.LANCZOS), dtype=np.float64)
+    d = np.asarray(gray.resize((HASH_SIZE + 1, HASH_SIZE), Image.Resampling.LANCZOS), dtype=np.float64)
+    return p, d
 
 
 def region_hash(region: Region, image: Image.Image, box: Box | None = None) -> RegionHash:
-    return RegionHash(
-        region=region,
-        phash=str(imagehash.phash(image, hash_size=HASH_SIZE)),
-        dhash=str(imagehash.dhash(image, hash_size=HASH_SIZE)),
-        box=box,
+    p, d = _small(image)
+    return RegionHash(region=region, phash=_phash_hex(p), dhash=_dhash_hex(d), box=box)
+
+
+def whole_and_mirror(image: Image.Image) -> tuple[RegionHash, RegionHash]:
+    p, d = _small(image)
+    return (
+        RegionHash(region="whole", phash=_phash_hex(p), dhash=_dhash_hex(d)),
+        RegionHash(region="mirror", phash=_phash_hex(p[:, ::-1]), dhash=_dhash_hex(d[:, ::-1])),
     )
 
 
@@ -50,16 +84,35 @@ def trim_box(gray: npt.NDArray[np.float32]) -> tuple[int, int, int, int]:
     return left, top, right, bottom
 
 
-def _grid_lines(profile: npt.NDArray[np.float32], length: int) -> int:
-    """How many equal parts the edge profile along one axis says the image is cut into (1 = none)."""
-    baseline = float(np.median(profile)) + 1.0
+def _edge_strength(gray: npt.NDArray[np.float32], cols: npt.NDArray[np.intp]) -> npt.NDArray[np.float32]:
+    """Median |step| between column c and c+1, for each c in `cols`, over every fourth row:
+    a sheet's cut runs the whole height; an object's edge does not."""
+    sample = gray[::4]
+    strength: npt.NDArray[np.float32] = np.median(np.abs(sample[:, cols + 1] - sample[:, cols]), axis=0)
+    return strength
+
+
+def _grid_parts(gray: npt.NDArray[np.float32]) -> int:
+    """Into how many equal columns strong full-height edges cut the image (1 = none)."""
+    width = gray.shape[1]
+    slack = max(2, round(width * 0.015))  # gutters between tiles move the edges off the exact fraction
+    windows: list[tuple[int, int, int]] = []  # (n, start, stop) into one batched strength array
+    cols: list[npt.NDArray[np.intp]] = [np.arange(0, width - 1, 4)]  # baseline sample first
+    at = len(cols[0])
     for n in GRID_SIZES:
-        if length / n < MIN_TILE:
+        if width / n < MIN_TILE:
             continue
-        cuts = [round(k * length / n) for k in range(1, n)]
-        slack = max(2, round(length * 0.015))  # gutters between tiles move the edges off the exact fraction
-        peaks = [float(profile[max(0, c - slack) : c + slack].max()) for c in cuts]
-        if min(peaks) >= GRID_EDGE_RATIO * baseline:
+        for k in range(1, n):
+            cut = round(k * width / n)
+            window = np.arange(max(0, cut - slack), min(width - 1, cut + slack))
+            cols.append(window)
+            windows.append((n, at, at + len(window)))
+            at += len(window)
+    strength = _edge_strength(gray, np.concatenate(cols))
+    baseline = float(np.median(strength[: len(cols[0])])) + 1.0
+    for n in GRID_SIZES:
+        peaks = [float(strength[a:b].max()) for m, a, b in windows if m == n]
+        if peaks and min(peaks) >= GRID_EDGE_RATIO * baseline:
             return n
     return 1
 
@@ -68,10 +121,7 @@ def detect_grid(gray: npt.NDArray[np.float32]) -> tuple[int, int]:
     """(rows, cols) of a photo grid, or (1, 1). Looks for strong straight edges at equal fractions."""
     if min(gray.shape) < 2 * MIN_TILE:
         return 1, 1
-    # Median along each line: a sheet's cut runs the whole width/height; an object's edge does not.
-    col_profile = np.median(np.abs(np.diff(gray, axis=1)), axis=0)
-    row_profile = np.median(np.abs(np.diff(gray, axis=0)), axis=1)
-    return _grid_lines(row_profile, gray.shape[0]), _grid_lines(col_profile, gray.shape[1])
+    return _grid_parts(gray.T), _grid_parts(gray)
 
 
 def _tiles(image: Image.Image, rows: int, cols: int) -> Iterator[tuple[int, int, int, int]]:
@@ -87,8 +137,12 @@ def _tiles(image: Image.Image, rows: int, cols: int) -> Iterator[tuple[int, int,
 
 
 def prepare(decoded: DecodedImage) -> tuple[Image.Image, tuple[int, int, int, int], float]:
-    """Luminance image with uniform borders trimmed, the trim box, and the scale back to the original."""
+    """Luminance working image (at most WORK_SIDE px, uniform borders trimmed), the trim box,
+    and the scale from working pixels back to the original's."""
     gray = decoded.image.convert("L")
+    factor = round(max(gray.size) / WORK_SIDE)
+    if factor >= 2:
+        gray = gray.reduce(factor)  # box filter by an integer factor: cheap, and hashes only need 32x32
     left, top, right, bottom = trim_box(np.asarray(gray, dtype=np.float32))
     if (left, top, right, bottom) != (0, 0, *gray.size):
         gray = gray.crop((left, top, right, bottom))
@@ -108,7 +162,7 @@ def hash_decoded(decoded: DecodedImage, *, faces: bool = False) -> ImageHashes:
             round((y1 + top) * scale),
         )
 
-    regions = [region_hash("whole", gray), region_hash("mirror", ImageOps.mirror(gray))]
+    regions = list(whole_and_mirror(gray))
     rows, cols = detect_grid(np.asarray(gray, dtype=np.float32))
     if rows * cols > 1:
         regions += [region_hash("tile", gray.crop(b), to_original(b)) for b in _tiles(gray, rows, cols)]

@@ -18,8 +18,8 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 40_000_000
 # Hashes are computed on small images; decoding JPEGs in the DCT domain at 1/2..1/8 scale
 # down to at least this size is several times faster than a full decode; 64-bit hashes
-# are computed from 32x32, so this leaves room for tiles of a 3x3 sheet.
-DRAFT_TARGET = (256, 256)
+# are computed from 32x32, so this leaves room for the tiles of a photo sheet.
+DRAFT_TARGET = (160, 160)
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF"})
 
 
@@ -83,7 +83,8 @@ def decode_image(
             if width <= 0 or height <= 0 or width * height > max_pixels:
                 raise ImageRejected("decompression_bomb", f"{width}x{height} > {max_pixels} pixels")
             if isinstance(img, JpegImagePlugin.JpegImageFile):
-                img.draft("RGB", DRAFT_TARGET)
+                # Luminance only, in the DCT domain: every hash and the face detector use luminance.
+                img.draft("L", DRAFT_TARGET)
             img.seek(0)  # first frame of animations
             img.load()
             img = ImageOps.exif_transpose(img) or img

@@ -4,6 +4,7 @@ import io
 import struct
 import zlib
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -84,3 +85,101 @@ def test_oversized_download_is_rejected_before_decoding() -> None:
     with pytest.raises(ImageRejected) as info:
         decode_image(b"\xff" * 2048, max_bytes=1024)
     assert info.value.reason == "too_large"
+
+
+# --- issue 3: formats, exactness, tiles -----------------------------------------------------
+
+import imagehash  # noqa: E402
+from PIL import ImageOps  # noqa: E402
+
+from pipeline.hashing import detect_grid, region_hash, whole_and_mirror  # noqa: E402
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_hashes_equal_imagehash_bit_for_bit(seed: int) -> None:
+    image = portrait(seed).convert("L").resize((200 + seed * 7, 150 + seed * 3))
+    whole, mirror = whole_and_mirror(image)
+    assert whole.phash == str(imagehash.phash(image)) and whole.dhash == str(imagehash.dhash(image))
+    flipped = ImageOps.mirror(image)
+    assert mirror.phash == str(imagehash.phash(flipped)) and mirror.dhash == str(imagehash.dhash(flipped))
+    assert region_hash("tile", image).phash == whole.phash
+
+
+def _encode(img: Image.Image, fmt: str, **kwargs: object) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kwargs)
+    return buf.getvalue()
+
+
+def _formats() -> dict[str, bytes]:
+    rgb = portrait(9)
+    frames = [rgb, portrait(10)]
+    rgba = rgb.convert("RGBA")
+    rgba.putalpha(255)
+    sixteen = Image.fromarray(np.asarray(rgb.convert("L"), dtype=np.uint16) * 257)
+    return {
+        "png": _encode(rgb, "PNG"),
+        "png-alpha": _encode(rgba, "PNG"),
+        "palette": _encode(rgb.convert("P", palette=Image.Palette.ADAPTIVE), "PNG"),
+        "cmyk-jpeg": _encode(rgb.convert("CMYK"), "JPEG", quality=95),
+        "16-bit-png": _encode(sixteen, "PNG"),
+        "webp": _encode(rgb, "WEBP", quality=90),
+        "animated-gif": _encode(frames[0], "GIF", save_all=True, append_images=frames[1:]),
+        "bmp": _encode(rgb, "BMP"),
+        "tiff": _encode(rgb, "TIFF"),
+    }
+
+
+FORMATS = _formats()
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_every_format_hashes_close_to_the_original(name: str) -> None:
+    original = hash_bytes(FORMATS["png"]).regions[0]
+    got = hash_bytes(FORMATS[name]).regions[0]
+    assert hamming(got.phash, original.phash) <= 6, name
+    assert hamming(got.dhash, original.dhash) <= 10, name
+
+
+def test_transparent_pixels_hash_the_same_whatever_colour_they_hide() -> None:
+    def with_hidden(colour: tuple[int, int, int]) -> bytes:
+        img = Image.new("RGBA", (120, 120), (*colour, 0))
+        img.paste(portrait(4).resize((80, 80)), (20, 20))
+        return _encode(img, "PNG")
+
+    a, b = hash_bytes(with_hidden((255, 0, 0))), hash_bytes(with_hidden((0, 0, 255)))
+    assert a.regions[0] == b.regions[0]
+
+
+def test_animated_gif_uses_the_first_frame() -> None:
+    first_only = hash_bytes(_encode(portrait(9), "GIF")).regions[0]
+    assert hamming(hash_bytes(FORMATS["animated-gif"]).regions[0].phash, first_only.phash) <= 2
+
+
+def test_a_photo_sheet_is_hashed_tile_by_tile() -> None:
+    tiles = [portrait(200 + i).resize((160, 160)) for i in range(9)]
+    sheet = Image.new("RGB", (3 * 160 + 2 * 8, 3 * 160 + 2 * 8), (255, 255, 255))  # white gutters
+    for i, tile in enumerate(tiles):
+        sheet.paste(tile, ((i % 3) * 168, (i // 3) * 168))
+    hashes = hash_bytes(to_bytes(sheet, "JPEG", quality=85))
+    tile_regions = [r for r in hashes.regions if r.region == "tile"]
+    assert len(tile_regions) == 9 and all(r.box is not None for r in tile_regions)
+    for i in range(9):
+        original = hash_bytes(to_bytes(portrait(200 + i), "PNG")).regions[0]
+        assert min(hamming(r.phash, original.phash) for r in tile_regions) <= 4
+
+
+def test_ordinary_photos_are_not_mistaken_for_sheets() -> None:
+    assert all(detect_grid(np.asarray(portrait(s).convert("L"), dtype=np.float32)) == (1, 1) for s in range(200))
+
+
+def test_a_one_pixel_border_is_trimmed_before_hashing() -> None:
+    framed = ImageOps.expand(portrait(6), border=1, fill=(0, 0, 0))
+    assert hash_bytes(to_bytes(framed, "PNG")).regions[0] == hash_bytes(to_bytes(portrait(6), "PNG")).regions[0]
+
+
+def test_12_megapixel_jpeg_is_never_decoded_at_full_size() -> None:
+    big = portrait(3).resize((4000, 3000))
+    decoded = decode_image(to_bytes(big, "JPEG", quality=80))
+    assert (decoded.width, decoded.height) == (4000, 3000)
+    assert max(decoded.image.size) <= 500  # DCT-domain reduction to 1/8
