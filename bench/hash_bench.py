@@ -102,6 +102,12 @@ def main() -> int:
                     verdicts.append(
                         (f"{label} ({kib:.0f} KiB): {speedup:.1f}x plain imagehash (goal >= 4x)", speedup >= 4)
                     )
+        # Face detection is opt-in (face-sale listings, --faces): measured on its own.
+        paths = make_set(Path(tmp), SIZES["12 MP"], 3.0)
+        faces_ps = per_second(paths, lambda p: hash_bytes(p.read_bytes(), faces=True), args.seconds)
+        no_faces_ps = per_second(paths, ours, args.seconds)
+        print(f"\nwith face detection (12 MP, light noise): {faces_ps:.1f}/s vs {no_faces_ps:.1f}/s without "
+              f"({1000 / faces_ps - 1000 / no_faces_ps:.1f} ms per image for detection)")  # fmt: skip
     mean_bits = statistics.mean(all_bits)
     verdicts.append((f"whole-image pHash vs plain imagehash: mean {mean_bits:.2f} bits (goal <= 2)", mean_bits <= 2))
     print()

@@ -12,7 +12,7 @@ from PIL import Image
 
 from pipeline.models import Box
 
-DETECT_MAX_SIDE = 480
+DETECT_MAX_SIDE = 640
 MIN_FACE = 24
 MARGIN = 0.15  # widen boxes a little: croppers rarely cut exactly at the detector's box
 

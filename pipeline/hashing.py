@@ -167,10 +167,22 @@ def hash_decoded(decoded: DecodedImage, *, faces: bool = False) -> ImageHashes:
     if rows * cols > 1:
         regions += [region_hash("tile", gray.crop(b), to_original(b)) for b in _tiles(gray, rows, cols)]
     if faces:
-        from pipeline.faces import detect_faces
-
-        regions += [region_hash("face", gray.crop(b), to_original(b)) for b in detect_faces(gray)]
+        regions += face_regions(decoded)
     return ImageHashes(sha256=decoded.sha256, width=decoded.width, height=decoded.height, regions=tuple(regions))
+
+
+def face_regions(decoded: DecodedImage) -> list[RegionHash]:
+    """A region per detected face, found and cropped at the decoded resolution (not the small
+    working copy: faces in a sheet are small), the same way at enrolment and at query time."""
+    from pipeline.faces import detect_faces
+
+    gray = decoded.image.convert("L")
+    scale = decoded.width / gray.width
+    return [
+        region_hash("face", gray.crop(box), (round(box[0] * scale), round(box[1] * scale),
+                                             round(box[2] * scale), round(box[3] * scale)))
+        for box in detect_faces(gray)
+    ]  # fmt: skip
 
 
 def hash_bytes(data: bytes, *, faces: bool = False) -> ImageHashes:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.hashing import enrolment_variants, prepare, region_hash
+from pipeline.hashing import enrolment_variants, face_regions, prepare, region_hash
 from pipeline.images import decode_image
 from pipeline.models import RegistryEntry
 
@@ -66,7 +66,8 @@ def enrolment_entries(
 ) -> list[RegistryEntry]:
     """Hash one protected image: the original, its augmented crops, and optionally each face.
     Raises `ImageRejected` for unusable files, `InvalidEntry` for a bad org or ref."""
-    gray, _, _ = prepare(decode_image(data))
+    decoded = decode_image(data)
+    gray, _, _ = prepare(decoded)
     whole = region_hash("whole", gray)
     entries = [RegistryEntry(org, ref, whole.phash, whole.dhash)]
     if augment:
@@ -74,10 +75,7 @@ def enrolment_entries(
             h = region_hash("whole", image)
             entries.append(RegistryEntry(org, ref, h.phash, h.dhash, variant=variant))
     if faces:
-        from pipeline.faces import detect_faces
-
-        for n, box in enumerate(detect_faces(gray)):
-            h = region_hash("face", gray.crop(box))
+        for n, h in enumerate(face_regions(decoded)):
             entries.append(RegistryEntry(org, ref, h.phash, h.dhash, kind="face", variant=f"face{n}"))
     return [validate(e) for e in entries]
 

@@ -18,11 +18,15 @@ log = logging.getLogger(__name__)
 
 
 class ImageHashPipeline:
-    def __init__(self, crawler: Any, *, max_bytes: int, max_pixels: int) -> None:
+    def __init__(self, crawler: Any, *, max_bytes: int, max_pixels: int, face_detection: str = "auto") -> None:
+        if face_detection not in ("auto", "always", "never"):
+            raise ValueError(f"BIOLEAK_FACE_DETECTION must be auto, always or never, got {face_detection!r}")
         self.crawler = crawler
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
-        self._by_url: dict[str, ImageHashes] = {}  # the same image on several listings is fetched once
+        self.face_detection = face_detection
+        # The same image on several listings is fetched once (keyed by URL and whether faces were hashed).
+        self._by_url: dict[tuple[str, bool], ImageHashes] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ImageHashPipeline:
@@ -32,15 +36,23 @@ class ImageHashPipeline:
             crawler,
             max_bytes=crawler.settings.getint("BIOLEAK_IMAGE_MAX_BYTES", 20 * 1024 * 1024),
             max_pixels=crawler.settings.getint("BIOLEAK_IMAGE_MAX_PIXELS", 40_000_000),
+            face_detection=crawler.settings.get("BIOLEAK_FACE_DETECTION", "auto"),
         )
 
     def _skip(self, reason: str, url: str, detail: str = "") -> None:
         self.crawler.stats.inc_value(f"bioleak/images/rejected/{reason}")
         log.info("image skipped (%s): %s %s", reason, url, detail)
 
-    async def _fetch(self, url: str) -> ImageHashes | None:
-        if url in self._by_url:
-            return self._by_url[url]
+    def _wants_faces(self, item: ListingItem) -> bool:
+        # Detection costs ~10x a hash (DESIGN.md): by default only where faces are what is sold.
+        if self.face_detection != "auto":
+            return self.face_detection == "always"
+        classification = item.get("classification")
+        return classification is not None and classification.category == "face_data_sale"
+
+    async def _fetch(self, url: str, faces: bool) -> ImageHashes | None:
+        if (url, faces) in self._by_url:
+            return self._by_url[(url, faces)]
         request = scrapy.Request(url, meta={"download_maxsize": self.max_bytes}, dont_filter=True)
         try:
             response = await self.crawler.engine.download_async(request)
@@ -58,15 +70,16 @@ class ImageHashPipeline:
         except ImageRejected as exc:
             self._skip(exc.reason, url, exc.detail)
             return None
-        hashes = hash_decoded(decoded)
-        self._by_url[url] = hashes
+        hashes = hash_decoded(decoded, faces=faces)
+        self._by_url[(url, faces)] = hashes
         self.crawler.stats.inc_value("bioleak/images/hashed")
         return hashes
 
     async def process_item(self, item: ListingItem) -> ListingItem:
         images = []
+        faces = self._wants_faces(item)
         for url in item["image_urls"]:
-            hashes = await self._fetch(url)
+            hashes = await self._fetch(url, faces)
             if hashes is not None:
                 images.append((url, hashes))
         item["images"] = images
