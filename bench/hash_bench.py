@@ -30,6 +30,7 @@ import imagehash
 import numpy as np
 from PIL import Image
 from skimage import data as skdata
+from verdicts import report  # bench/ is on sys.path when run as a script
 
 from pipeline.hashing import hamming, hash_bytes
 from pipeline.images import decode_image
@@ -110,10 +111,7 @@ def main() -> int:
               f"({1000 / faces_ps - 1000 / no_faces_ps:.1f} ms per image for detection)")  # fmt: skip
     mean_bits = statistics.mean(all_bits)
     verdicts.append((f"whole-image pHash vs plain imagehash: mean {mean_bits:.2f} bits (goal <= 2)", mean_bits <= 2))
-    print()
-    for text, ok in verdicts:
-        print(f"{'PASS' if ok else 'FAIL'}  {text}")
-    return 0 if all(ok for _, ok in verdicts) else 1
+    return report(verdicts)
 
 
 if __name__ == "__main__":

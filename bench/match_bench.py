@@ -23,6 +23,7 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
+from verdicts import report  # bench/ is on sys.path when run as a script
 
 from bioleak.demo.images import TRANSFORMS, leaked_copy, portrait, to_bytes
 from pipeline.hashindex import MultiIndexHash, RadiusHits
@@ -168,10 +169,7 @@ def main() -> int:
          bytes_per + 8 <= 32),
         (f"build {t_build:.1f} s (goal <= 30 s)", t_build <= 30),
     ]  # fmt: skip
-    print()
-    for text, ok in verdicts:
-        print(f"{'PASS' if ok else 'FAIL'}  {text}")
-    return 0 if all(ok for _, ok in verdicts) else 1
+    return report(verdicts)
 
 
 if __name__ == "__main__":

@@ -26,11 +26,11 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 from skimage import data as skdata
+from verdicts import report  # bench/ is on sys.path when run as a script
 
 from bioleak.demo.images import portrait, to_bytes
 from pipeline.hashing import hash_bytes
 from pipeline.matching import Radii, RegistryIndex
-from pipeline.models import RegistryEntry
 from pipeline.registry import RegistryArrays, enrolment_entries
 
 SIZE = 320
@@ -104,15 +104,6 @@ TRANSFORMS: dict[str, Callable[[Image.Image, int], bytes]] = {
 EXEMPT = {"rotation 3°"}
 
 
-def arrays(entries: list[RegistryEntry]) -> RegistryArrays:
-    return RegistryArrays(
-        ids=[e.id for e in entries], orgs=[e.org for e in entries], refs=[e.ref for e in entries],
-        variants=[e.variant for e in entries],
-        phash=np.array([int(e.phash, 16) for e in entries], dtype=np.uint64),
-        dhash=np.array([int(e.dhash, 16) for e in entries], dtype=np.uint64),
-    )  # fmt: skip
-
-
 def lfw_bytes(i: int, faces: np.ndarray) -> bytes:  # type: ignore[type-arg]
     img = Image.fromarray((faces[i] * 255).astype(np.uint8), "L").resize((100, 100), Image.Resampling.BICUBIC)
     return to_bytes(img, "PNG")
@@ -145,7 +136,7 @@ def main() -> int:
 
     originals = {f"p{s}": portrait(s) for s in range(n)}
     entries = [e for ref, im in originals.items() for e in enrolment_entries("org", ref, to_bytes(im, "PNG"))]
-    index = RegistryIndex(arrays(entries), radii)
+    index = RegistryIndex(RegistryArrays.from_entries(entries), radii)
 
     print(f"{'transformation':<20} {'matched':>9} {'rate':>7} {'false':>6} {'max pHash':>10} {'max dHash':>10}")
     verdicts, false_total, related = [], 0, []
@@ -177,7 +168,7 @@ def main() -> int:
     # LFW faces: hard negatives. Each face enrolled under its own ref; queried against the rest.
     lfw = skdata.lfw_subset()
     face_entries = [e for i in range(100) for e in enrolment_entries("lfw", f"face{i}", lfw_bytes(i, lfw))]
-    face_index = RegistryIndex(arrays(face_entries), radii)
+    face_index = RegistryIndex(RegistryArrays.from_entries(face_entries), radii)
     face_false, face_d = 0, []
     for i in range(200):
         query = lfw_bytes(i, lfw)
@@ -208,10 +199,7 @@ def main() -> int:
     total_false = false_total + unrelated_false + face_false
     verdicts.append((f"0 false matches over {pairs_portraits + pairs_faces:,} unrelated pairs and all transformed "
                      f"copies (found {total_false})", total_false == 0))  # fmt: skip
-    print()
-    for text, ok in verdicts:
-        print(f"{'PASS' if ok else 'FAIL'}  {text}")
-    return 0 if all(ok for _, ok in verdicts) else 1
+    return report(verdicts)
 
 
 if __name__ == "__main__":

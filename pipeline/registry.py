@@ -143,6 +143,18 @@ class RegistryArrays:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @classmethod
+    def from_entries(cls, entries: Iterable[RegistryEntry]) -> RegistryArrays:
+        rows = list(entries)
+        return cls(
+            ids=[e.id for e in rows],
+            orgs=[e.org for e in rows],
+            refs=[e.ref for e in rows],
+            variants=[e.variant for e in rows],
+            phash=np.array([int(e.phash, 16) for e in rows], dtype=np.uint64),
+            dhash=np.array([int(e.dhash, 16) for e in rows], dtype=np.uint64),
+        )
+
 
 @dataclass(frozen=True)
 class OrgStats:
@@ -206,12 +218,4 @@ class SqliteRegistry:
         return out
 
     def arrays(self) -> RegistryArrays:
-        rows = self._db.execute("SELECT id, org, ref, variant, phash, dhash FROM registry ORDER BY id").fetchall()
-        return RegistryArrays(
-            ids=[r[0] for r in rows],
-            orgs=[r[1] for r in rows],
-            refs=[r[2] for r in rows],
-            variants=[r[3] for r in rows],
-            phash=np.array([int(r[4], 16) for r in rows], dtype=np.uint64),
-            dhash=np.array([int(r[5], 16) for r in rows], dtype=np.uint64),
-        )
+        return RegistryArrays.from_entries(self.entries())

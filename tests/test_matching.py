@@ -12,14 +12,7 @@ from pipeline.registry import RegistryArrays
 
 
 def arrays(entries: list[RegistryEntry]) -> RegistryArrays:
-    return RegistryArrays(
-        ids=[e.id for e in entries],
-        orgs=[e.org for e in entries],
-        refs=[e.ref for e in entries],
-        variants=[e.variant for e in entries],
-        phash=np.array([int(e.phash, 16) for e in entries], dtype=np.uint64),
-        dhash=np.array([int(e.dhash, 16) for e in entries], dtype=np.uint64),
-    )
+    return RegistryArrays.from_entries(entries)
 
 
 def query(phash: str, dhash: str, region: str = "whole") -> ImageHashes:
