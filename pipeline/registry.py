@@ -144,16 +144,33 @@ class RegistryArrays:
         return len(self.ids)
 
     @classmethod
-    def from_entries(cls, entries: Iterable[RegistryEntry]) -> RegistryArrays:
-        rows = list(entries)
+    def from_rows(cls, rows: Iterable[tuple[str, str, str, str, str, str]]) -> RegistryArrays:
+        """From (id, org, ref, variant, phash hex, dhash hex) rows."""
+        ids: list[str] = []
+        orgs: list[str] = []
+        refs: list[str] = []
+        variants: list[str] = []
+        phashes: list[int] = []
+        dhashes: list[int] = []
+        for entry_id, org, ref, variant, phash, dhash in rows:
+            ids.append(entry_id)
+            orgs.append(org)
+            refs.append(ref)
+            variants.append(variant)
+            phashes.append(int(phash, 16))
+            dhashes.append(int(dhash, 16))
         return cls(
-            ids=[e.id for e in rows],
-            orgs=[e.org for e in rows],
-            refs=[e.ref for e in rows],
-            variants=[e.variant for e in rows],
-            phash=np.array([int(e.phash, 16) for e in rows], dtype=np.uint64),
-            dhash=np.array([int(e.dhash, 16) for e in rows], dtype=np.uint64),
+            ids=ids,
+            orgs=orgs,
+            refs=refs,
+            variants=variants,
+            phash=np.array(phashes, dtype=np.uint64),
+            dhash=np.array(dhashes, dtype=np.uint64),
         )
+
+    @classmethod
+    def from_entries(cls, entries: Iterable[RegistryEntry]) -> RegistryArrays:
+        return cls.from_rows((e.id, e.org, e.ref, e.variant, e.phash, e.dhash) for e in entries)
 
 
 @dataclass(frozen=True)
@@ -218,4 +235,7 @@ class SqliteRegistry:
         return out
 
     def arrays(self) -> RegistryArrays:
-        return RegistryArrays.from_entries(self.entries())
+        # Straight from the columns: the stored id, no entry object or id hash per row.
+        return RegistryArrays.from_rows(
+            self._db.execute("SELECT id, org, ref, variant, phash, dhash FROM registry ORDER BY id")
+        )
