@@ -150,22 +150,25 @@ def prepare(decoded: DecodedImage) -> tuple[Image.Image, tuple[int, int, int, in
     return gray, (left, top, right, bottom), scale
 
 
+def _to_original(box: tuple[int, int, int, int], scale: float, left: int = 0, top: int = 0) -> Box:
+    """A box in working pixels (offset by a trim of left/top) in the original image's pixels."""
+    x0, y0, x1, y1 = box
+    return (
+        round((x0 + left) * scale),
+        round((y0 + top) * scale),
+        round((x1 + left) * scale),
+        round((y1 + top) * scale),
+    )
+
+
 def hash_decoded(decoded: DecodedImage, *, faces: bool = False) -> ImageHashes:
     gray, (left, top, _, _), scale = prepare(decoded)
-
-    def to_original(box: tuple[int, int, int, int]) -> Box:
-        x0, y0, x1, y1 = box
-        return (
-            round((x0 + left) * scale),
-            round((y0 + top) * scale),
-            round((x1 + left) * scale),
-            round((y1 + top) * scale),
-        )
-
     regions = list(whole_and_mirror(gray))
     rows, cols = detect_grid(np.asarray(gray, dtype=np.float32))
     if rows * cols > 1:
-        regions += [region_hash("tile", gray.crop(b), to_original(b)) for b in _tiles(gray, rows, cols)]
+        regions += [
+            region_hash("tile", gray.crop(b), _to_original(b, scale, left, top)) for b in _tiles(gray, rows, cols)
+        ]
     if faces:
         regions += face_regions(decoded)
     return ImageHashes(sha256=decoded.sha256, width=decoded.width, height=decoded.height, regions=tuple(regions))
@@ -178,11 +181,7 @@ def face_regions(decoded: DecodedImage) -> list[RegionHash]:
 
     gray = decoded.image.convert("L")
     scale = decoded.width / gray.width
-    return [
-        region_hash("face", gray.crop(box), (round(box[0] * scale), round(box[1] * scale),
-                                             round(box[2] * scale), round(box[3] * scale)))
-        for box in detect_faces(gray)
-    ]  # fmt: skip
+    return [region_hash("face", gray.crop(box), _to_original(box, scale)) for box in detect_faces(gray)]
 
 
 def hash_bytes(data: bytes, *, faces: bool = False) -> ImageHashes:
