@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import shutil
 import sys
-import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from bioleak import __version__
 from bioleak.config import Config, ConfigError, load
-from bioleak.registry_cli import UsageError
+from bioleak.output import CliError, emit_json, safe_text, stderr
 
 EXAMPLES = """\
 examples:
@@ -31,20 +29,6 @@ SQLite; $BIOLEAK_SMTP_URL (smtp://user:pass@host:587?starttls=1) enables email d
 """
 
 
-class CliError(Exception):
-    """A user-facing error: printed without a traceback, exit status 2."""
-
-
-def safe_text(value: str, limit: int = 0) -> str:
-    """Scraped text for a terminal: control characters (escape sequences) removed."""
-    cleaned = "".join(" " if unicodedata.category(c) in ("Cc", "Cf") else c for c in value)
-    return cleaned[: limit - 1] + "…" if limit and len(cleaned) > limit else cleaned
-
-
-def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, ensure_ascii=False, default=str))
-
-
 def _as_dict(obj: Any) -> Any:
     return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) and not isinstance(obj, type) else obj
 
@@ -56,11 +40,11 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     from bioleak.demo.run import DemoError, run_demo
 
     try:
-        summary = run_demo(args.keep, store_url=args.es_url, progress=(lambda _m: None) if args.json else _stderr)
+        summary = run_demo(args.keep, store_url=args.es_url, progress=(lambda _m: None) if args.json else stderr)
     except DemoError as exc:
         raise CliError(str(exc)) from exc
     if args.json:
-        _print_json(_as_dict(summary) | {"ok": summary.ok})
+        emit_json(_as_dict(summary) | {"ok": summary.ok})
         return 0 if summary.ok else 1
     print()
     print(f"bioleak demo finished in {summary.seconds:.1f} s")
@@ -96,10 +80,6 @@ def _invocation() -> str:
     return "bioleak" if on_path and Path(on_path).resolve() == used.resolve() else str(used)
 
 
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def _open_store(config: Config) -> Any:
     from indexer.open import open_store
 
@@ -127,7 +107,7 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
         store.close()
     if args.json:
         for listing in page.listings:
-            _print_json(_as_dict(listing) | {"hits": [_as_dict(h) for h in hits[listing.id]]})
+            emit_json(_as_dict(listing) | {"hits": [_as_dict(h) for h in hits[listing.id]]})
         return 0
     print(f"{page.total} listing(s)  " + "  ".join(f"{k}:{v}" for k, v in sorted(page.by_category.items())))
     for listing in page.listings:
@@ -154,7 +134,7 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
     finally:
         store.close()
     if args.json:
-        _print_json(_as_dict(listing) | {"hits": [_as_dict(h) for h in hits]})
+        emit_json(_as_dict(listing) | {"hits": [_as_dict(h) for h in hits]})
         return 0
     print(f"{safe_text(listing.title)}\n{listing.url}\nid {listing.id}")
     print(f"site {listing.site}  source {listing.source}  category {listing.category} ({listing.score})")
@@ -206,7 +186,7 @@ def cmd_org_list(args: argparse.Namespace, config: Config) -> int:
     finally:
         store.close()
     for org in orgs:
-        _print_json(_as_dict(org)) if args.json else print(f"{org.name}\t{', '.join(org.emails)}")
+        emit_json(_as_dict(org)) if args.json else print(f"{org.name}\t{', '.join(org.emails)}")
     return 0
 
 
@@ -221,14 +201,14 @@ def cmd_crawl(args: argparse.Namespace, config: Config) -> int:
     if args.source not in sources:
         raise CliError(f"{config.sources}: no source named {args.source!r} (have: {', '.join(sorted(sources))})")
     if not args.json:
-        _stderr(f"crawling {args.source}; log: {config.data_dir / 'runs' / (args.source + '.log')}")
+        stderr(f"crawling {args.source}; log: {config.data_dir / 'runs' / (args.source + '.log')}")
     result = crawl(config, args.source, timeout=args.timeout)
     summary = {
         "source": result.source, "ok": result.ok, "returncode": result.returncode, "log": str(result.log_file),
         "stats": {k: v for k, v in result.stats.items() if k.startswith("bioleak/") or k == "finish_reason"},
     }  # fmt: skip
     if args.json:
-        _print_json(summary)
+        emit_json(summary)
     else:
         print(f"{args.source}: {'ok' if result.ok else 'FAILED'} (exit {result.returncode})")
         for key, value in sorted(summary["stats"].items()):  # type: ignore[attr-defined]
@@ -252,7 +232,7 @@ def cmd_alerts_run(args: argparse.Namespace, config: Config) -> int:
     finally:
         store.close()
     if args.json:
-        _print_json(_as_dict(report))
+        emit_json(_as_dict(report))
     else:
         for org, n in report.hits.items():
             print(f"{org}: {n} hit(s) alerted" + ("" if send else f" (saved to {config.outbox}, no SMTP configured)"))
@@ -356,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load(args.data_dir)
         result: int = args.func(args, config)
         return result
-    except (CliError, ConfigError, UsageError) as exc:
+    except (CliError, ConfigError) as exc:
         print(f"bioleak: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

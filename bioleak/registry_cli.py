@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from bioleak.config import Config
+from bioleak.output import CliError, emit_json, stderr
 from bioleak.progress import Progress
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".jfif"}
-
-
-class UsageError(Exception):
-    """Raised for bad arguments; the CLI prints it and exits 2."""
 
 
 def image_files(paths: list[str], *, ref_from_filename: bool) -> list[tuple[Path, str]]:
@@ -33,16 +29,8 @@ def image_files(paths: list[str], *, ref_from_filename: bool) -> list[tuple[Path
         elif path.is_file():
             found.append((path, path.stem if ref_from_filename else path.name))
         else:
-            raise UsageError(f"no such file or directory: {arg}")
+            raise CliError(f"no such file or directory: {arg}")
     return found
-
-
-def _emit(obj: Any) -> None:
-    print(json.dumps(obj, ensure_ascii=False))
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def _hash_files(
@@ -58,7 +46,7 @@ def _hash_files(
         except ImageRejected as exc:
             yield path, ref, None, exc.reason
         except InvalidEntry as exc:
-            raise UsageError(f"{path}: {exc}") from exc
+            raise CliError(f"{path}: {exc}") from exc
         except OSError as exc:
             yield path, ref, None, f"unreadable ({exc.strerror})"
         finally:
@@ -76,12 +64,12 @@ def cmd_hash(args: argparse.Namespace, config: Config) -> int:
                                                   progress=progress):  # fmt: skip
         if entries is None:
             rejected += 1
-            _stderr(f"skipped {path}: {reason}")
+            stderr(f"skipped {path}: {reason}")
             continue
         for entry in entries:
-            _emit(to_record(entry))
+            emit_json(to_record(entry))
     if not args.quiet:
-        _stderr(f"{len(files) - rejected} image(s) hashed, {rejected} skipped")
+        stderr(f"{len(files) - rejected} image(s) hashed, {rejected} skipped")
     return 0
 
 
@@ -98,7 +86,7 @@ def cmd_match(args: argparse.Namespace, config: Config) -> int:
     finally:
         registry.close()
     if not len(index):
-        _stderr(f"warning: the registry at {config.registry} is empty; nothing can match")
+        stderr(f"warning: the registry at {config.registry} is empty; nothing can match")
     any_match = False
     for path, _ in files:
         try:
@@ -115,7 +103,7 @@ def cmd_match(args: argparse.Namespace, config: Config) -> int:
                 for m in matches
             ]}  # fmt: skip
         if args.json:
-            _emit(row)
+            emit_json(row)
         elif row["status"] == "rejected":
             print(f"{path}: rejected ({row['reason']})")
         elif not row["matches"]:
@@ -142,7 +130,7 @@ def cmd_registry_add(args: argparse.Namespace, config: Config) -> int:
                                                 progress=progress):  # fmt: skip
             if new is None:
                 rejected += 1
-                _stderr(f"skipped {path}: {reason}")
+                stderr(f"skipped {path}: {reason}")
                 continue
             batch += new
             if len(batch) >= 2000:  # bounded memory and a durable partial result on big folders
@@ -156,7 +144,7 @@ def cmd_registry_add(args: argparse.Namespace, config: Config) -> int:
     result = {"org": args.org, "files": len(files), "images": images, "entries_added": added,
               "entries_already_present": entries - added, "rejected": rejected, "registry_size": total}  # fmt: skip
     if args.json:
-        _emit(result)
+        emit_json(result)
     else:
         print(f"{images} image(s): {added} hash entries added, {entries - added} already present, "
               f"{rejected} file(s) skipped; registry holds {total}")  # fmt: skip
@@ -170,11 +158,11 @@ def cmd_registry_import(args: argparse.Namespace, config: Config) -> int:
     try:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {source}: {exc}") from exc
+        raise CliError(f"cannot read {source}: {exc}") from exc
     try:
         entries = parse_records(text, args.org, source=source)
     except InvalidEntry as exc:
-        raise UsageError(f"nothing imported: {exc}") from exc
+        raise CliError(f"nothing imported: {exc}") from exc
     registry = SqliteRegistry(config.registry)
     try:
         added = registry.add(entries)
@@ -182,7 +170,7 @@ def cmd_registry_import(args: argparse.Namespace, config: Config) -> int:
         registry.close()
     refs = len({e.ref for e in entries})
     if args.json:
-        _emit({"org": args.org, "entries": len(entries), "refs": refs, "added": added})
+        emit_json({"org": args.org, "entries": len(entries), "refs": refs, "added": added})
     else:
         print(f"{len(entries)} entries for {refs} ref(s): {added} added, {len(entries) - added} already present")
     return 0
@@ -202,7 +190,7 @@ def cmd_registry_export(args: argparse.Namespace, config: Config) -> int:
                 writer.writerow((e.org, e.ref, e.kind, e.variant, e.phash, e.dhash))
         else:
             for e in registry.entries(args.org):
-                _emit(to_record(e, org=e.org))
+                emit_json(to_record(e, org=e.org))
     finally:
         registry.close()
     return 0
@@ -219,7 +207,7 @@ def cmd_registry_list(args: argparse.Namespace, config: Config) -> int:
     finally:
         registry.close()
     for (org, ref), n in refs.items():
-        _emit({"org": org, "ref": ref, "entries": n}) if args.json else print(f"{org}\t{ref}\t{n} hash entries")
+        emit_json({"org": org, "ref": ref, "entries": n}) if args.json else print(f"{org}\t{ref}\t{n} hash entries")
     return 0
 
 
@@ -227,13 +215,13 @@ def cmd_registry_remove(args: argparse.Namespace, config: Config) -> int:
     from pipeline.registry import SqliteRegistry
 
     if not args.all and not args.ref:
-        raise UsageError("name the refs to remove with --ref REF (repeatable), or --all for the whole organisation")
+        raise CliError("name the refs to remove with --ref REF (repeatable), or --all for the whole organisation")
     registry = SqliteRegistry(config.registry)
     try:
         removed = registry.remove(args.org, None if args.all else args.ref)
     finally:
         registry.close()
-    _emit({"org": args.org, "removed": removed}) if args.json else print(f"{removed} hash entries removed")
+    emit_json({"org": args.org, "removed": removed}) if args.json else print(f"{removed} hash entries removed")
     return 0
 
 
@@ -248,7 +236,7 @@ def cmd_registry_stats(args: argparse.Namespace, config: Config) -> int:
     finally:
         registry.close()
     if args.json:
-        _emit({"registry": str(config.registry), "orgs": [asdict(s) for s in stats]})
+        emit_json({"registry": str(config.registry), "orgs": [asdict(s) for s in stats]})
         return 0
     print(f"registry {config.registry}")
     for s in stats:

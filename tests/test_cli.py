@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bioleak.cli import build_parser, main, safe_text
+from bioleak.cli import build_parser, main
 from bioleak.demo.images import portrait, to_bytes
 from bioleak.demo.run import run_demo
+from bioleak.output import safe_text
 
 COMMANDS = [
     [], ["demo"], ["search"], ["show"], ["crawl"], ["hash"], ["match"], ["registry"], ["registry", "add"],

@@ -1,0 +1,26 @@
+"""What every command prints: JSON lines for scripts, messages on stderr, user-facing errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+import unicodedata
+from typing import Any
+
+
+class CliError(Exception):
+    """A user-facing error: printed without a traceback, exit status 2."""
+
+
+def emit_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+def stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def safe_text(value: str, limit: int = 0) -> str:
+    """Scraped text for a terminal: control characters (escape sequences) removed."""
+    cleaned = "".join(" " if unicodedata.category(c) in ("Cc", "Cf") else c for c in value)
+    return cleaned[: limit - 1] + "…" if limit and len(cleaned) > limit else cleaned
