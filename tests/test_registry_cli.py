@@ -86,8 +86,10 @@ def test_hash_then_import_then_match(tmp_path: Path, capsys: pytest.CaptureFixtu
     photos.mkdir()
     for i in range(3):
         (photos / f"cust-{i}.jpg").write_bytes(to_bytes(portrait(700 + i), "JPEG", quality=92))
+    (photos / "cust-9.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated before any image data")
     code, records, err = run(capsys, "hash", "--ref-from-filename", str(photos))
-    assert code == 0 and "3 image(s) hashed" in err
+    assert code == 0 and "3 image(s) hashed, 1 skipped" in err
+    assert "skipped" in err and "cust-9.jpg" in err
     lines = [json.loads(line) for line in records.splitlines()]
     assert len(lines) == 33 and {r["ref"] for r in lines} == {"cust-0", "cust-1", "cust-2"}
     assert all(set(r) == {"ref", "kind", "variant", "phash", "dhash"} for r in lines)
