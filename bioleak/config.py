@@ -17,6 +17,7 @@ ENV = {
     "es_prefix": "BIOLEAK_ES_PREFIX",
     "smtp_url": "BIOLEAK_SMTP_URL",
     "sender": "BIOLEAK_SENDER",
+    "sources": "BIOLEAK_SOURCES",
 }
 
 
@@ -31,6 +32,7 @@ class Config:
     registry: Path
     sources: Path
     outbox: Path
+    crawl_state: Path  # what earlier crawls processed (incremental crawling)
     es_prefix: str = "bioleak"
     smtp_url: str = ""  # empty: messages go to the outbox only
     sender: str = "bioleak@localhost"
@@ -47,6 +49,7 @@ def defaults(data_dir: Path) -> Config:
         registry=data_dir / "registry.sqlite3",
         sources=data_dir / "sources.yaml",
         outbox=data_dir / "outbox",
+        crawl_state=data_dir / "crawl-state.sqlite3",
     )
 
 
@@ -64,9 +67,11 @@ def load(data_dir: str | Path | None = None, environ: dict[str, str] | None = No
         unknown = set(data) - known
         if unknown:
             raise ConfigError(f"{toml_path}: unknown key(s): {', '.join(sorted(unknown))}")
-        paths = {"registry", "sources", "outbox"}
+        paths = {"registry", "sources", "outbox", "crawl_state"}
         overrides: dict[str, Any] = {k: (base / v if k in paths else v) for k, v in data.items()}
         config = replace(config, **overrides)
     from_env: dict[str, Any] = {field: env[var] for field, var in ENV.items() if env.get(var)}
+    if "sources" in from_env:
+        from_env["sources"] = Path(from_env["sources"]).expanduser().resolve()
     config = replace(config, **from_env)
     return config

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bioleak.config import Config
+from crawlers.sources import load_sources
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,40 @@ class CrawlResult:
     def ok(self) -> bool:
         return self.returncode == 0 and bool(self.stats)
 
+    def summary(self) -> dict[str, Any]:
+        """The numbers an operator reads after a crawl, grouped from Scrapy's flat stats."""
+        s = self.stats
+
+        def group(prefix: str) -> dict[str, int]:
+            return {
+                k[len(prefix) :]: int(v)
+                for k, v in sorted(s.items())
+                if k.startswith(prefix) and "/" not in k[len(prefix) :]
+            }
+
+        skipped = {f"image_{k}": v for k, v in group("bioleak/images/rejected/").items()}
+        skipped |= {f"refused_{k}": v for k, v in group("bioleak/refused/").items()}
+        skipped |= group("bioleak/skipped/")
+        return {
+            "pages": int(s.get("bioleak/pages", 0)),
+            "listings": {k: v for k, v in group("bioleak/listings/").items() if k != "unchanged"},
+            "unchanged": int(s.get("bioleak/listings/unchanged", 0)),
+            "images": {
+                "hashed": int(s.get("bioleak/images/hashed", 0)),
+                "known_url": int(s.get("bioleak/images/known_url", 0)),
+                "known_content": int(s.get("bioleak/images/known_content", 0)),
+            },
+            "hits": int(s.get("bioleak/hits", 0)),
+            "stored": group("bioleak/stored/"),
+            "store_failed": group("bioleak/store_failed/"),
+            "skipped": skipped,
+            "robots_ignored": bool(s.get("bioleak/robots_ignored")),
+            "finish_reason": s.get("finish_reason", ""),
+        }
+
 
 def crawl(config: Config, source: str, *, timeout: float = 600, log_level: str = "INFO") -> CrawlResult:
+    kind = load_sources(config.sources)[source].kind
     runs = config.data_dir / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     stats_file = runs / f"{source}.stats.json"
@@ -33,14 +66,16 @@ def crawl(config: Config, source: str, *, timeout: float = 600, log_level: str =
     stats_file.unlink(missing_ok=True)
     settings = {
         "BIOLEAK_SOURCES": str(config.sources),
+        "BIOLEAK_SOURCE": source,  # the resolver reads the source's networks before the spider exists
         "BIOLEAK_REGISTRY": str(config.registry),
+        "BIOLEAK_STATE": str(config.crawl_state),
         "BIOLEAK_STORE": config.store,
         "BIOLEAK_ES_PREFIX": config.es_prefix,
         "BIOLEAK_STATS_FILE": str(stats_file),
         "LOG_FILE": str(log_file),
         "LOG_LEVEL": log_level,
     }
-    argv = [sys.executable, "-m", "scrapy", "crawl", "listing", "-a", f"source={source}"]
+    argv = [sys.executable, "-m", "scrapy", "crawl", kind]
     for key, value in settings.items():
         argv += ["-s", f"{key}={value}"]
     env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "crawlers.settings"}

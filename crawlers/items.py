@@ -11,9 +11,14 @@ class ListingItem(scrapy.Item):
     title = scrapy.Field()
     text = scrapy.Field()
     image_urls = scrapy.Field()
+    author = scrapy.Field()
+    posted_at = scrapy.Field()
+    tool_links = scrapy.Field()  # links to downloadable tools (apk, exe, zip, ...)
+    content_sha256 = scrapy.Field()  # of title, text and image URLs: unchanged -> not re-processed
     fetched_at = scrapy.Field()
     # added by the pipeline stages, in order
     classification = scrapy.Field()
+    lang = scrapy.Field()
     entities = scrapy.Field()
     images = scrapy.Field()  # list[(url, ImageHashes)]
     hits = scrapy.Field()  # list[Hit]

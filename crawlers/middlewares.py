@@ -1,55 +1,52 @@
-"""SafeAddressMiddleware: never let a scraped link point the crawler at an internal address.
-
-Every request (pages, redirects, images) is checked: http(s) only, and the host's addresses must
-be public unless the source lists their network in `allow_networks`.
-"""
+"""Downloader middlewares that apply a source's network policy to every request: pages,
+robots.txt, redirects, meta refreshes and images alike (they all pass through here)."""
 
 from __future__ import annotations
 
-import ipaddress
 import logging
+import re
 import socket
 from typing import Any
 from urllib.parse import urlsplit
 
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+
+from crawlers.netpolicy import AddressPolicy, IPAddress, RefusedAddressError, parse_ip
 
 log = logging.getLogger(__name__)
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_NUMERIC_HOST = re.compile(r"^[0-9a-fA-FxX.]+$")
 
 
-def is_public(ip: IPAddress) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not (
-        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
-        or ip.is_reserved or ip.is_unspecified
-    )  # fmt: skip
-
-
-def resolve(host: str) -> list[IPAddress]:
-    try:
-        return [ipaddress.ip_address(host.strip("[]"))]
-    except ValueError:
-        pass
-    # Blocking lookup; acceptable while crawls are small (issue 4 moves it off the reactor).
-    infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    return [ipaddress.ip_address(info[4][0]) for info in infos]
+def literal_ip(host: str) -> IPAddress | None:
+    """The address a host names without DNS: dotted, IPv6 and bracketed forms, and the decimal,
+    hex and octal IPv4 spellings (2852039166, 0xa9fea9fe, 0251.0376.0251.0376) that
+    inet_aton (and so the resolver) accepts."""
+    ip = parse_ip(host)
+    if ip is None and _NUMERIC_HOST.match(host) and any(c.isdigit() for c in host):
+        try:
+            ip = parse_ip(socket.inet_ntoa(socket.inet_aton(host)))
+        except OSError:
+            return None
+    return ip
 
 
 class SafeAddressMiddleware:
-    def __init__(self, crawler: Any) -> None:
+    """http(s) only, and never a non-public address unless the source allows its network.
+
+    Literal addresses are checked here; names are checked by PublicOnlyResolver at connection
+    time. Behind a proxy the proxy resolves names, so only literal addresses can be checked."""
+
+    def __init__(self, crawler: Any, policy: AddressPolicy) -> None:
         self.crawler = crawler
+        self.policy = policy
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> SafeAddressMiddleware:
-        return cls(crawler)
+        return cls(crawler, AddressPolicy.from_settings(crawler.settings))
 
     def _refuse(self, reason: str, url: str) -> IgnoreRequest:
         self.crawler.stats.inc_value(f"bioleak/refused/{reason}")
-        log.warning("refused %s: %s", reason, url)
+        log.warning("refused (%s): %s", reason, url)
         return IgnoreRequest(f"refused ({reason}): {url}")
 
     def process_request(self, request: Any, spider: Any = None) -> None:
@@ -58,14 +55,29 @@ class SafeAddressMiddleware:
             raise self._refuse("scheme", request.url)
         if not parts.hostname:
             raise self._refuse("no_host", request.url)
-        allowed: list[IPNetwork] = [
-            ipaddress.ip_network(n, strict=False)
-            for n in getattr(getattr(self.crawler.spider, "source", None), "allow_networks", ())
-        ]
-        try:
-            addresses = resolve(parts.hostname)
-        except (OSError, UnicodeError):
-            raise self._refuse("unresolvable", request.url) from None
-        for ip in addresses:
-            if not is_public(ip) and not any(ip in net for net in allowed):
-                raise self._refuse("private_address", request.url)
+        ip = literal_ip(parts.hostname)
+        if ip is not None:
+            reason = self.policy.refusal(ip)
+            if reason:
+                raise self._refuse(reason, request.url)
+
+    def process_exception(self, request: Any, exception: BaseException, spider: Any = None) -> None:
+        if isinstance(exception, RefusedAddressError):
+            raise self._refuse(exception.reason, request.url) from None
+
+
+class SourceProxyMiddleware:
+    """Send every request of the crawl through the source's HTTP proxy (e.g. a Tor bridge)."""
+
+    def __init__(self, proxy: str) -> None:
+        self.proxy = proxy
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> SourceProxyMiddleware:
+        proxy = crawler.settings.get("BIOLEAK_PROXY")
+        if not proxy:
+            raise NotConfigured("the source has no proxy")
+        return cls(proxy)
+
+    def process_request(self, request: Any, spider: Any = None) -> None:
+        request.meta.setdefault("proxy", self.proxy)

@@ -14,21 +14,28 @@ DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
 RETRY_TIMES = 2
 REDIRECT_MAX_TIMES = 5
+METAREFRESH_MAXDELAY = 100
 DEPTH_LIMIT = 8
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
 
+# Names resolve only to addresses the source may reach; connections use exactly that address.
+TWISTED_DNS_RESOLVER = "crawlers.resolver.PublicOnlyResolver"
+DNS_TIMEOUT = 15
 DOWNLOADER_MIDDLEWARES = {
+    "crawlers.middlewares.SourceProxyMiddleware": 40,
     # Before everything that can issue or follow a request, so redirects are re-checked too.
     "crawlers.middlewares.SafeAddressMiddleware": 50,
 }
 ITEM_PIPELINES = {
+    "crawlers.pipelines.incremental.SkipUnchangedPipeline": 50,
     "crawlers.pipelines.classify.ClassifyPipeline": 100,
     "crawlers.pipelines.images.ImageHashPipeline": 200,
     "crawlers.pipelines.matching.MatchPipeline": 300,
     "crawlers.pipelines.store.StorePipeline": 400,
+    "crawlers.pipelines.incremental.MarkProcessedPipeline": 500,
 }
 EXTENSIONS = {"crawlers.extensions.StatsExport": 500}
 

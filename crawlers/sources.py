@@ -1,15 +1,23 @@
-"""Crawl sources from a YAML file: what to crawl, how, and which networks it may reach."""
+"""Crawl sources from a YAML file: what to crawl, how politely, on which schedule, and which
+networks it may reach. Errors name the file, the line and the field, because operators edit
+this file by hand."""
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
-SPIDER_KINDS = ("listing",)
+SPIDER_KINDS = ("listing", "telegram", "paste")
+ROBOTS_POLICIES = ("obey", "ignore")
+_INTERVAL = re.compile(r"^every\s+(\d+)\s*(s|m|h|d)$")
+_INTERVAL_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_CRON_FIELD = re.compile(r"^[\d*/,\-a-zA-Z?]+$")
 
 
 class SourceError(ValueError):
@@ -18,13 +26,19 @@ class SourceError(ValueError):
 
 @dataclass(frozen=True)
 class Selectors:
-    """CSS selectors; each defaults to something that works on plain pages."""
+    """CSS (or XPath, when the expression starts with '/' or '(') returning strings.
 
-    listing_links: str = "a::attr(href)"
-    next_page: str = ""
-    title: str = "h1::text, title::text"
-    text: str = "body ::text"
-    images: str = "img::attr(src)"
+    Empty means "use the spider kind's default": the listing spider then recognises common
+    forum and marketplace layouts by itself (see crawlers/extract.py)."""
+
+    listing_links: str = ""  # index page -> listing pages (paste: archive -> pastes)
+    next_page: str = ""  # index page -> next index page
+    title: str = ""
+    text: str = ""
+    images: str = ""  # default: every image the page shows (src, lazy attributes, srcset, CSS)
+    author: str = ""
+    posted: str = ""
+    raw_link: str = ""  # paste: paste page -> raw text
 
 
 @dataclass(frozen=True)
@@ -33,85 +47,199 @@ class Source:
     start_urls: tuple[str, ...]
     kind: str = "listing"
     allowed_domains: tuple[str, ...] = ()
-    allow_networks: tuple[str, ...] = ()  # CIDRs that may be reached despite being non-public
+    schedule: str = ""  # cron ("*/30 * * * *") or "every 6h"; empty: only when run by hand
+    jitter: int = 0  # seconds of random delay added to each scheduled run
     selectors: Selectors = field(default_factory=Selectors)
+    robots: str = "obey"
+    proxy: str = ""  # http://host:port; the proxy, not bioleak, resolves the sites' names
+    concurrency: int = 4  # requests in flight per site
+    delay: float = 0.5  # seconds between requests to one site
+    max_depth: int = 8
     max_pages: int = 1000
-    obey_robots: bool = True
+    allow_networks: tuple[str, ...] = ()  # CIDRs reachable despite being non-public
+
+    @property
+    def obey_robots(self) -> bool:
+        return self.robots == "obey"
+
+    @property
+    def interval_seconds(self) -> int | None:
+        """The period of an "every N{s,m,h,d}" schedule; None for cron or no schedule."""
+        m = _INTERVAL.match(self.schedule.strip())
+        return int(m.group(1)) * _INTERVAL_SECONDS[m.group(2)] if m else None
 
 
-def _networks(values: list[str], where: str) -> tuple[str, ...]:
-    for value in values:
-        try:
-            ipaddress.ip_network(value, strict=False)
-        except ValueError as exc:
-            raise SourceError(f"{where}: allow_networks: {exc}") from exc
-    return tuple(values)
+# --- validation --------------------------------------------------------------------------------
 
 
-def parse_source(raw: dict[str, Any], where: str) -> Source:
+class _Located:
+    """Maps a source's fields to their line numbers in the YAML file."""
+
+    def __init__(self, path: Path, node: yaml.Node | None, index: int) -> None:
+        self.path, self.node, self.index = path, node, index
+        self.name = ""
+
+    def line(self, key: str | None = None) -> int:
+        node = self.node
+        if isinstance(node, yaml.MappingNode) and key is not None:
+            for k, v in node.value:
+                if getattr(k, "value", None) == key:
+                    return int(v.start_mark.line) + 1
+        return int(node.start_mark.line) + 1 if node is not None else 0
+
+    def error(self, key: str | None, message: str) -> SourceError:
+        who = f" ({self.name})" if self.name else ""
+        where = f"sources[{self.index}]{who}" + (f".{key}" if key else "")
+        return SourceError(f"{self.path}:{self.line(key)}: {where}: {message}")
+
+
+def _str_list(raw: dict[str, Any], key: str, at: _Located, *, required: bool = False) -> tuple[str, ...]:
+    value = raw.get(key)
+    if value is None:
+        if required:
+            raise at.error(key, "is required (a list)")
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise at.error(key, "must be a list of strings")
+    if required and not value:
+        raise at.error(key, "must not be empty")
+    return tuple(value)
+
+
+def _int(raw: dict[str, Any], key: str, default: int, at: _Located, *, low: int, high: int) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise at.error(key, f"must be a whole number from {low} to {high}, got {value!r}")
+    return value
+
+
+def validate_schedule(schedule: str) -> str | None:
+    """None when valid, else why not. Cron has five fields; intervals read "every 30m"."""
+    text = schedule.strip()
+    if not text or _INTERVAL.match(text):
+        return None
+    parts = text.split()
+    if len(parts) != 5 or not all(_CRON_FIELD.match(p) for p in parts):
+        return "must be a 5-field cron expression ('*/30 * * * *') or an interval ('every 6h')"
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(text, timezone="UTC")
+    except ValueError as exc:
+        return f"invalid cron expression: {exc}"
+    return None
+
+
+def parse_source(raw: Any, at: _Located) -> Source:
     if not isinstance(raw, dict):
-        raise SourceError(f"{where}: a source must be a mapping")
-    unknown = set(raw) - {f for f in Source.__dataclass_fields__}
-    if unknown:
-        raise SourceError(f"{where}: unknown field(s): {', '.join(sorted(unknown))}")
+        raise at.error(None, "a source must be a mapping (name: ..., start_urls: [...])")
     name = raw.get("name")
-    if not isinstance(name, str) or not name:
-        raise SourceError(f"{where}: 'name' is required")
-    urls = raw.get("start_urls")
-    if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
-        raise SourceError(f"{where} ({name}): 'start_urls' must be a non-empty list of URLs")
-    if any(not u.startswith(("http://", "https://")) for u in urls):
-        raise SourceError(f"{where} ({name}): start_urls must be http(s) URLs")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
+        raise at.error("name", "is required: letters, digits, '.', '_' or '-' (it names files and jobs)")
+    at.name = name
+    unknown = sorted(set(raw) - {f.name for f in fields(Source)})
+    if unknown:
+        raise at.error(unknown[0], f"unknown field(s): {', '.join(unknown)}")
     kind = raw.get("kind", "listing")
     if kind not in SPIDER_KINDS:
-        raise SourceError(f"{where} ({name}): kind must be one of {', '.join(SPIDER_KINDS)}")
+        raise at.error("kind", f"must be one of {', '.join(SPIDER_KINDS)}, got {kind!r}")
+    urls = _str_list(raw, "start_urls", at, required=True)
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise at.error("start_urls", f"must be http(s) URLs, got {url!r}")
+    networks = _str_list(raw, "allow_networks", at)
+    for net in networks:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError as exc:
+            raise at.error("allow_networks", str(exc)) from None
     selectors = raw.get("selectors") or {}
-    unknown_sel = set(selectors) - set(Selectors.__dataclass_fields__)
+    if not isinstance(selectors, dict):
+        raise at.error("selectors", "must be a mapping of selector name to CSS/XPath")
+    unknown_sel = sorted(set(selectors) - {f.name for f in fields(Selectors)})
     if unknown_sel:
-        raise SourceError(f"{where} ({name}): unknown selector(s): {', '.join(sorted(unknown_sel))}")
+        raise at.error("selectors", f"unknown selector(s): {', '.join(unknown_sel)}")
+    if not all(isinstance(v, str) for v in selectors.values()):
+        raise at.error("selectors", "every selector must be a string")
+    schedule = raw.get("schedule", "")
+    if not isinstance(schedule, str):
+        raise at.error("schedule", "must be a string such as '*/30 * * * *' or 'every 6h'")
+    problem = validate_schedule(schedule)
+    if problem:
+        raise at.error("schedule", problem)
+    robots = raw.get("robots", "obey")
+    if robots not in ROBOTS_POLICIES:
+        raise at.error("robots", f"must be one of {', '.join(ROBOTS_POLICIES)}, got {robots!r}")
+    proxy = raw.get("proxy", "")
+    if proxy and (not isinstance(proxy, str) or urlsplit(proxy).scheme not in ("http", "https")):
+        raise at.error("proxy", f"must be an http(s) proxy URL such as http://127.0.0.1:8118, got {proxy!r}")
+    delay = raw.get("delay", 0.5)
+    if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= 3600:
+        raise at.error("delay", f"must be seconds from 0 to 3600, got {delay!r}")
     return Source(
         name=name,
         kind=kind,
-        start_urls=tuple(urls),
-        allowed_domains=tuple(raw.get("allowed_domains") or ()),
-        allow_networks=_networks(list(raw.get("allow_networks") or ()), f"{where} ({name})"),
+        start_urls=urls,
+        allowed_domains=_str_list(raw, "allowed_domains", at),
+        schedule=schedule.strip(),
+        jitter=_int(raw, "jitter", 0, at, low=0, high=86400),
         selectors=Selectors(**selectors),
-        max_pages=int(raw.get("max_pages", 1000)),
-        obey_robots=bool(raw.get("obey_robots", True)),
+        robots=robots,
+        proxy=proxy or "",
+        concurrency=_int(raw, "concurrency", 4, at, low=1, high=64),
+        delay=float(delay),
+        max_depth=_int(raw, "max_depth", 8, at, low=0, high=100),
+        max_pages=_int(raw, "max_pages", 1000, at, low=1, high=10_000_000),
+        allow_networks=networks,
     )
 
 
 def load_sources(path: str | Path) -> dict[str, Source]:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text("utf-8"))
-    except FileNotFoundError as exc:
-        raise SourceError(f"{path}: no such sources file") from exc
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise SourceError(f"{path}: no such sources file (create one; see README 'Sources')") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SourceError(f"{path}: cannot read: {exc}") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise SourceError(f"{path}: invalid YAML: {exc}") from exc
-    entries = (data or {}).get("sources") if isinstance(data, dict) else None
+        raise SourceError(f"{path}: invalid YAML: {exc}") from None
+    entries = data.get("sources") if isinstance(data, dict) else None
     if not isinstance(entries, list):
-        raise SourceError(f"{path}: expected a top-level 'sources:' list")
+        raise SourceError(f"{path}:1: expected a top-level 'sources:' list")
+    nodes: list[yaml.Node] = []
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if getattr(key, "value", None) == "sources" and isinstance(value, yaml.SequenceNode):
+                nodes = list(value.value)
     sources: dict[str, Source] = {}
     for i, raw in enumerate(entries):
-        source = parse_source(raw, f"{path}: sources[{i}]")
+        at = _Located(path, nodes[i] if i < len(nodes) else None, i)
+        source = parse_source(raw, at)
         if source.name in sources:
-            raise SourceError(f"{path}: sources[{i}]: duplicate name {source.name!r}")
+            raise at.error("name", f"duplicate name {source.name!r}")
         sources[source.name] = source
     return sources
 
 
-def dump_sources(sources: list[Source]) -> str:
-    def one(s: Source) -> dict[str, Any]:
-        return {
-            "name": s.name,
-            "kind": s.kind,
-            "start_urls": list(s.start_urls),
-            "allowed_domains": list(s.allowed_domains),
-            "allow_networks": list(s.allow_networks),
-            "selectors": {k: getattr(s.selectors, k) for k in Selectors.__dataclass_fields__},
-            "max_pages": s.max_pages,
-            "obey_robots": s.obey_robots,
-        }
+def source_to_dict(s: Source) -> dict[str, Any]:
+    defaults = Source(name=s.name, start_urls=s.start_urls)
+    out: dict[str, Any] = {"name": s.name, "kind": s.kind, "start_urls": list(s.start_urls)}
+    for f in fields(Source):
+        value = getattr(s, f.name)
+        if f.name in out or value == getattr(defaults, f.name):
+            continue
+        if f.name == "selectors":
+            value = {k.name: getattr(value, k.name) for k in fields(Selectors) if getattr(value, k.name)}
+        out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out
 
-    return yaml.safe_dump({"sources": [one(s) for s in sources]}, allow_unicode=True, sort_keys=False)
+
+def dump_sources(sources: list[Source]) -> str:
+    return yaml.safe_dump({"sources": [source_to_dict(s) for s in sources]}, allow_unicode=True, sort_keys=False)

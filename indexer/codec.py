@@ -19,6 +19,7 @@ def listing_from_doc(doc: dict[str, Any]) -> Listing:
     fields["contacts"] = tuple(Contact(**c) for c in doc.get("contacts") or ())
     fields["image_urls"] = tuple(doc.get("image_urls") or ())
     fields["evidence"] = tuple(doc.get("evidence") or ())
+    fields["tool_links"] = tuple(doc.get("tool_links") or ())
     return Listing(**fields)
 
 

@@ -41,6 +41,9 @@ class ElasticsearchStore:
                 index = f"{self.alias[kind]}-v{SCHEMA_VERSION}"
                 if not self.es.indices.exists(index=index):
                     self.es.indices.create(index=index, aliases={self.alias[kind]: {"is_write_index": True}})
+            else:
+                # Additive field changes reach indices created by an older release.
+                self.es.indices.put_mapping(index=self.alias[kind], **body["template"]["mappings"])
 
     def close(self) -> None:
         self.es.close()

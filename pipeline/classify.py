@@ -144,6 +144,19 @@ def _confidence(for_: int, against: int) -> float:
     return round(for_ / (for_ + against + 2), 3)
 
 
+def detect_lang(text: str) -> str:
+    """ "zh" when a real share of the letters are CJK ideographs, "en" for Latin text, else ""."""
+    cjk = latin = 0
+    for ch in text[:5000]:
+        if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf":
+            cjk += 1
+        elif ch.isascii() and ch.isalpha():
+            latin += 1
+    if cjk and cjk * 3 >= latin:  # one ideograph carries about a word: weigh them up
+        return "zh"
+    return "en" if latin else ""
+
+
 # --- entities -------------------------------------------------------------------------------
 
 _NUM = r"(\d+(?:\.\d+)?)"

@@ -55,6 +55,9 @@ class Listing:
     quantity: int | None = None
     contacts: tuple[Contact, ...] = ()
     image_urls: tuple[str, ...] = ()
+    author: str = ""  # seller or poster, as the page names them
+    posted_at: str = ""  # as the page states it (often not ISO 8601)
+    tool_links: tuple[str, ...] = ()  # downloadable tools linked from the listing
 
 
 @dataclass(frozen=True)

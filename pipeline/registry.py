@@ -38,6 +38,9 @@ CREATE TABLE IF NOT EXISTS registry (
     added_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS registry_org ON registry (org, ref);
+-- bumped by every add or remove that changed something: crawls re-match listings when it moves
+CREATE TABLE IF NOT EXISTS registry_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
+INSERT OR IGNORE INTO registry_version VALUES (1, 0);
 """
 
 
@@ -202,16 +205,31 @@ class SqliteRegistry:
         with self._db:
             before = self._db.total_changes
             self._db.executemany("INSERT OR IGNORE INTO registry VALUES (?,?,?,?,?,?,?,?)", rows)
-            return self._db.total_changes - before
+            added = self._db.total_changes - before
+            if added:
+                self._bump()
+            return added
 
     def remove(self, org: str, refs: Iterable[str] | None = None) -> int:
         """Remove every entry (all variants) of the given refs, or of the whole org; returns how many."""
         with self._db:
             if refs is None:
-                return self._db.execute("DELETE FROM registry WHERE org = ?", (org,)).rowcount
-            return sum(
-                self._db.execute("DELETE FROM registry WHERE org = ? AND ref = ?", (org, ref)).rowcount for ref in refs
-            )
+                removed = self._db.execute("DELETE FROM registry WHERE org = ?", (org,)).rowcount
+            else:
+                removed = sum(
+                    self._db.execute("DELETE FROM registry WHERE org = ? AND ref = ?", (org, ref)).rowcount
+                    for ref in refs
+                )
+            if removed:
+                self._bump()
+            return removed
+
+    def _bump(self) -> None:
+        self._db.execute("UPDATE registry_version SET version = version + 1 WHERE id = 1")
+
+    def version(self) -> int:
+        """Changes whenever the set of entries changes (a counter, so remove-then-add moves it too)."""
+        return int(self._db.execute("SELECT version FROM registry_version WHERE id = 1").fetchone()[0])
 
     def entries(self, org: str | None = None) -> Iterator[RegistryEntry]:
         sql = "SELECT org, ref, phash, dhash, kind, added_at, variant FROM registry"

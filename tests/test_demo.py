@@ -55,4 +55,5 @@ def test_demo_refuses_to_wipe_a_directory_it_did_not_create(tmp_path: Path) -> N
 
 def test_demo_can_run_twice_in_the_same_workspace(tmp_path: Path) -> None:
     run_demo(str(tmp_path / "ws"), progress=lambda _m: None)
-    assert run_demo(str(tmp_path / "ws"), progress=lambda _m: None).ok
+    again = run_demo(str(tmp_path / "ws"), progress=lambda _m: None)
+    assert again.ok, (again.truth_errors, again.crawl_failures)

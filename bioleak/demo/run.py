@@ -131,6 +131,7 @@ def run_demo(
                     allow_networks=("127.0.0.1/32",),  # the demo's only exception to public-only
                     selectors=Selectors(**market.SELECTORS),
                     max_pages=200,
+                    delay=0,  # our own local site: no need to be polite
                 )
                 for site, server in (("market", shop), ("forum", forum))
             ]

@@ -1,15 +1,24 @@
-"""ImageHashPipeline: download each listing image through Scrapy's downloader, decode it
-safely and keep only its hashes. The bytes are dropped as soon as they are hashed."""
+"""ImageHashPipeline: download each listing image through Scrapy's downloader (so every network
+rule applies), decode it safely and keep only its hashes. The bytes are dropped once hashed.
+
+Work already done is reused: an image URL seen before is not downloaded again, and bytes seen
+before (by sha256) are not decoded again, within a crawl and, with BIOLEAK_STATE, across crawls.
+Decoding and hashing run in the reactor's thread pool so downloads continue meanwhile.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.threads import deferToThread
 
 from crawlers.items import ListingItem
+from crawlers.state import CrawlState
 from pipeline.hashing import hash_decoded
 from pipeline.images import ImageRejected, decode_image
 from pipeline.models import ImageHashes
@@ -17,16 +26,30 @@ from pipeline.models import ImageHashes
 log = logging.getLogger(__name__)
 
 
+def decode_and_hash(body: bytes, *, max_bytes: int, max_pixels: int, faces: bool) -> ImageHashes:
+    decoded = decode_image(body, max_bytes=max_bytes, max_pixels=max_pixels)
+    return hash_decoded(decoded, faces=faces)
+
+
 class ImageHashPipeline:
-    def __init__(self, crawler: Any, *, max_bytes: int, max_pixels: int, face_detection: str = "auto") -> None:
+    def __init__(
+        self,
+        crawler: Any,
+        *,
+        max_bytes: int,
+        max_pixels: int,
+        face_detection: str = "auto",
+        state_path: str | None = None,
+    ) -> None:
         if face_detection not in ("auto", "always", "never"):
             raise ValueError(f"BIOLEAK_FACE_DETECTION must be auto, always or never, got {face_detection!r}")
         self.crawler = crawler
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
         self.face_detection = face_detection
-        # The same image on several listings is fetched once (keyed by URL and whether faces were hashed).
+        self.state = CrawlState(state_path) if state_path else None
         self._by_url: dict[tuple[str, bool], ImageHashes] = {}
+        self._by_content: dict[tuple[str, bool], ImageHashes] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ImageHashPipeline:
@@ -37,7 +60,12 @@ class ImageHashPipeline:
             max_bytes=crawler.settings.getint("BIOLEAK_IMAGE_MAX_BYTES", 20 * 1024 * 1024),
             max_pixels=crawler.settings.getint("BIOLEAK_IMAGE_MAX_PIXELS", 40_000_000),
             face_detection=crawler.settings.get("BIOLEAK_FACE_DETECTION", "auto"),
+            state_path=crawler.settings.get("BIOLEAK_STATE") or None,
         )
+
+    def close_spider(self) -> None:
+        if self.state is not None:
+            self.state.close()
 
     def _skip(self, reason: str, url: str, detail: str = "") -> None:
         self.crawler.stats.inc_value(f"bioleak/images/rejected/{reason}")
@@ -50,9 +78,27 @@ class ImageHashPipeline:
         classification = item.get("classification")
         return classification is not None and classification.category == "face_data_sale"
 
+    def _known(self, url: str, faces: bool) -> ImageHashes | None:
+        hashes = self._by_url.get((url, faces))
+        if hashes is None and self.state is not None:
+            hashes = self.state.hashes_for_url(url, faces)
+            if hashes is not None:
+                self._by_url[(url, faces)] = hashes
+        return hashes
+
+    def _remember(self, url: str, faces: bool, hashes: ImageHashes) -> ImageHashes:
+        self._by_url[(url, faces)] = hashes
+        self._by_content[(hashes.sha256, faces)] = hashes
+        if self.state is not None:
+            self.state.remember_image(url, faces, hashes)
+        return hashes
+
     async def _fetch(self, url: str, faces: bool) -> ImageHashes | None:
-        if (url, faces) in self._by_url:
-            return self._by_url[(url, faces)]
+        stats = self.crawler.stats
+        known = self._known(url, faces)
+        if known is not None:
+            stats.inc_value("bioleak/images/known_url")
+            return known
         request = scrapy.Request(url, meta={"download_maxsize": self.max_bytes}, dont_filter=True)
         try:
             response = await self.crawler.engine.download_async(request)
@@ -65,15 +111,28 @@ class ImageHashPipeline:
         if response.status != 200:
             self._skip(f"http_{response.status}", url)
             return None
+        sha256 = hashlib.sha256(response.body).hexdigest()
+        known = self._by_content.get((sha256, faces))
+        if known is None and self.state is not None:
+            known = self.state.hashes_for_content(sha256, faces)
+        if known is not None:
+            stats.inc_value("bioleak/images/known_content")
+            return self._remember(url, faces, known)
         try:
-            decoded = decode_image(response.body, max_bytes=self.max_bytes, max_pixels=self.max_pixels)
+            hashes: ImageHashes = await maybe_deferred_to_future(
+                deferToThread(
+                    decode_and_hash, response.body, max_bytes=self.max_bytes, max_pixels=self.max_pixels, faces=faces
+                )
+            )
         except ImageRejected as exc:
             self._skip(exc.reason, url, exc.detail)
             return None
-        hashes = hash_decoded(decoded, faces=faces)
-        self._by_url[(url, faces)] = hashes
-        self.crawler.stats.inc_value("bioleak/images/hashed")
-        return hashes
+        except Exception as exc:  # a decoder bug on hostile bytes is a skip, not a lost crawl
+            log.exception("hashing failed: %s", url)
+            self._skip("hash_failed", url, repr(exc)[:200])
+            return None
+        stats.inc_value("bioleak/images/hashed")
+        return self._remember(url, faces, hashes)
 
     async def process_item(self, item: ListingItem) -> ListingItem:
         images = []

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-import hashlib
 import logging
 from typing import Any
 
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import DropItem, NotConfigured
 
 from crawlers.items import ListingItem
 from indexer.open import open_store
@@ -16,7 +15,6 @@ log = logging.getLogger(__name__)
 def to_listing(item: ListingItem) -> Listing:
     classification = item["classification"]
     entities = item["entities"]
-    content = f"{item['title']}\n{item['text']}\n" + "\n".join(item["image_urls"])
     return Listing(
         id=item["listing_id"],
         source=item["source"],
@@ -24,6 +22,7 @@ def to_listing(item: ListingItem) -> Listing:
         site=item["site"],
         title=item["title"],
         text=item["text"],
+        lang=item.get("lang") or "",
         category=classification.category,
         score=classification.score,
         evidence=classification.evidence,
@@ -31,9 +30,12 @@ def to_listing(item: ListingItem) -> Listing:
         quantity=entities.quantity,
         contacts=entities.contacts,
         image_urls=tuple(item["image_urls"]),
+        author=item.get("author") or "",
+        posted_at=item.get("posted_at") or "",
+        tool_links=tuple(item.get("tool_links") or ()),
         first_seen=item["fetched_at"],
         last_seen=item["fetched_at"],
-        content_sha256=hashlib.sha256(content.encode("utf-8")).hexdigest(),
+        content_sha256=item["content_sha256"],
     )
 
 
@@ -53,14 +55,18 @@ class StorePipeline:
 
     def process_item(self, item: ListingItem) -> ListingItem:
         stats = self.crawler.stats
+        failed = False
         for kind, result in (
             ("listings", self.store.upsert_listings([to_listing(item)])),
             ("hits", self.store.upsert_hits(item.get("hits") or [])),
         ):
             stats.inc_value(f"bioleak/stored/{kind}", result.written)
             if result.failed:
+                failed = True
                 stats.inc_value(f"bioleak/store_failed/{kind}", result.failed)
                 log.error("store rejected %d %s: %s", result.failed, kind, "; ".join(result.errors))
+        if failed:  # not marked processed, so the next crawl tries again
+            raise DropItem(f"not stored: {item['url']}")
         return item
 
     def close_spider(self) -> None:

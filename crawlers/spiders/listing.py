@@ -1,97 +1,92 @@
-"""The `listing` spider: marketplaces and forums driven by CSS selectors from sources.yaml.
+"""The `listing` spider: marketplaces and forums.
 
-index page -> listing links (+ next page) -> listing page -> ListingItem with image URLs.
+index page -> listing links (+ next index page) -> listing page -> ListingItem. With selectors
+from sources.yaml it follows exactly those; without, it recognises thread and listing links and
+pagination on common forum and marketplace layouts, within the source's page and depth limits.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.http import Response, TextResponse
-from w3lib.url import canonicalize_url
 
-from crawlers.items import ListingItem
-from crawlers.sources import Source, SourceError, load_sources
-from pipeline.models import listing_id
+from crawlers import extract
+from crawlers.spiders.base import SourceSpider
 
-_SPACE = re.compile(r"\s+")
+# Paths and queries of thread/listing pages on common forum and shop software (Discuz, phpBB,
+# vBulletin, XenForo, Discourse, WordPress, shop carts) and on hand-written markets.
+LISTING_URL = re.compile(
+    r"(thread|topic|viewtopic|showtopic|showthread|item|listing|product|goods|detail|offer|post|article|view)"
+    r"s?[-_/=.]?\w*\d|/t/[^/]+/\d+|/p/\d+|/\d{3,}\.html?$|[?&](tid|pid|id|p|t)=\d+",
+    re.I,
+)
+NEXT_TEXT = re.compile(r"^\s*(next|next page|older|more|下一页|下页|后页|›|»|>|>>)\s*$", re.I)
+PAGE_PARAM = re.compile(r"[?&](page|pg|p|start|offset)=\d+|/page/\d+|[-_]page[-_]?\d+", re.I)
 
 
-def clean(parts: list[str]) -> str:
-    return _SPACE.sub(" ", " ".join(p.strip() for p in parts if p.strip())).strip()
+def default_listing_links(page: TextResponse) -> list[str]:
+    links = []
+    for href in page.css("a::attr(href)").getall():
+        url = page.urljoin(href.strip())
+        parts = urlsplit(url)
+        target = parts.path + ("?" + parts.query if parts.query else "")
+        if LISTING_URL.search(target) and not PAGE_PARAM.search(target) and url not in links:
+            links.append(url)
+    return links
 
 
-class ListingSpider(scrapy.Spider):
+def default_next_pages(page: TextResponse) -> list[str]:
+    found = page.css("a[rel~=next]::attr(href), link[rel~=next]::attr(href)").getall()
+    for anchor in page.css("a[href]"):
+        text = extract.clean(anchor.css("::text").getall()) or anchor.attrib.get("title", "")
+        if NEXT_TEXT.match(text):
+            found.append(anchor.attrib["href"])
+    return found[:2]
+
+
+class ListingSpider(SourceSpider):
     name = "listing"
-
-    def __init__(self, source: Source, **kwargs: Any) -> None:
-        super().__init__(name=self.name, **kwargs)
-        self.source = source
-        self.start_urls = list(source.start_urls)
-        self.allowed_domains = list(source.allowed_domains)
-        self.pages_seen = 0
-
-    @classmethod
-    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ListingSpider:
-        name = kwargs.pop("source", None)
-        path = crawler.settings.get("BIOLEAK_SOURCES")
-        if not name or not path:
-            raise SourceError("run as: scrapy crawl listing -a source=NAME -s BIOLEAK_SOURCES=sources.yaml")
-        sources = load_sources(path)
-        if name not in sources:
-            raise SourceError(f"{path}: no source named {name!r} (have: {', '.join(sorted(sources))})")
-        source = sources[name]
-        # Per-source policy; the crawler freezes its settings only after creating the spider.
-        crawler.settings.set("ROBOTSTXT_OBEY", source.obey_robots, priority="spider")
-        crawler.settings.set("CLOSESPIDER_PAGECOUNT", source.max_pages, priority="spider")
-        spider: ListingSpider = super().from_crawler(crawler, *args, source=source, **kwargs)
-        return spider
 
     async def start(self) -> Any:
         for url in self.start_urls:
             yield scrapy.Request(url, callback=self.parse_index)
 
-    def _text(self, response: Response) -> TextResponse | None:
-        if not isinstance(response, TextResponse):
-            self.crawler.stats.inc_value("bioleak/skipped/not_html")
-            return None
-        self.crawler.stats.inc_value("bioleak/pages")
-        return response
-
     def parse_index(self, response: Response) -> Iterator[scrapy.Request]:
-        page = self._text(response)
+        page = self.page(response)
         if page is None:
             return
         sel = self.source.selectors
-        for href in page.css(sel.listing_links).getall():
-            yield page.follow(href, callback=self.parse_listing)
-        if sel.next_page:
-            for href in page.css(sel.next_page).getall()[:1]:
-                yield page.follow(href, callback=self.parse_index)
+        links = extract.select(page.selector, sel.listing_links) if sel.listing_links else default_listing_links(page)
+        yield from self.follow_all(page, links, self.parse_listing)
+        nexts = extract.select(page.selector, sel.next_page)[:1] if sel.next_page else default_next_pages(page)
+        yield from self.follow_all(page, nexts, self.parse_index)
 
-    def parse_listing(self, response: Response) -> Iterator[ListingItem]:
-        page = self._text(response)
+    def parse_listing(self, response: Response) -> Iterator[Any]:
+        page = self.page(response)
         if page is None:
             return
         sel = self.source.selectors
-        canonical = canonicalize_url(page.url)
-        images = []
-        for src in page.css(sel.images).getall():
-            url = page.urljoin(src.strip())
-            if url.startswith(("http://", "https://")) and url not in images:
-                images.append(url)
-        yield ListingItem(
-            listing_id=listing_id(canonical),
-            source=self.source.name,
-            url=page.url,
-            site=urlsplit(page.url).netloc,
-            title=clean(page.css(sel.title).getall()[:1])[:500],
-            text=clean(page.css(sel.text).getall())[:20_000],
-            image_urls=images[:50],
-            fetched_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        if sel.images:
+            base = extract.base_url(page.selector, page.url)
+            images = [u for u in (extract.absolute(base, s) for s in extract.select(page.selector, sel.images)) if u]
+            images = list(dict.fromkeys(images))
+        else:
+            images = extract.image_urls(page.selector, page.url)
+        yield self.listing(
+            page.url,
+            title=extract.clean(extract.select(page.selector, sel.title)[:1])
+            if sel.title
+            else extract.title(page.selector),
+            text=extract.clean(extract.select(page.selector, sel.text))
+            if sel.text
+            else extract.main_text(page.selector),
+            author=extract.first_of(page.selector, [sel.author] if sel.author else extract.AUTHOR_SELECTORS),
+            posted_at=extract.first_of(page.selector, [sel.posted] if sel.posted else extract.POSTED_SELECTORS),
+            image_urls=images,
+            tool_links=extract.tool_links(page.selector, page.url),
         )
