@@ -201,18 +201,24 @@ def cmd_crawl(args: argparse.Namespace, config: Config) -> int:
     if args.source not in sources:
         raise CliError(f"{config.sources}: no source named {args.source!r} (have: {', '.join(sorted(sources))})")
     if not args.json:
-        stderr(f"crawling {args.source}; log: {config.data_dir / 'runs' / (args.source + '.log')}")
+        log_file = config.data_dir / "runs" / f"{args.source}.log"
+        stderr(f"crawling {args.source} ({sources[args.source].kind}); log: {log_file}")
     result = crawl(config, args.source, timeout=args.timeout)
-    summary = {
-        "source": result.source, "ok": result.ok, "returncode": result.returncode, "log": str(result.log_file),
-        "stats": {k: v for k, v in result.stats.items() if k.startswith("bioleak/") or k == "finish_reason"},
-    }  # fmt: skip
+    numbers = result.summary()
     if args.json:
-        emit_json(summary)
-    else:
-        print(f"{args.source}: {'ok' if result.ok else 'FAILED'} (exit {result.returncode})")
-        for key, value in sorted(summary["stats"].items()):  # type: ignore[attr-defined]
-            print(f"  {key}: {value}")
+        emit_json({"source": result.source, "ok": result.ok, "returncode": result.returncode,
+                   "log": str(result.log_file)} | numbers)  # fmt: skip
+        return 0 if result.ok else 1
+    print(f"{args.source}: {'ok' if result.ok else 'FAILED'} (exit {result.returncode}); log {result.log_file}")
+    print(f"  pages:     {numbers['pages']}")
+    listings = ", ".join(f"{k} {v}" for k, v in numbers["listings"].items()) or "none new"
+    print(f"  listings:  {listings}; unchanged since last crawl {numbers['unchanged']}")
+    images = numbers["images"]
+    print(f"  images:    hashed {images['hashed']}, reused {images['known_url'] + images['known_content']}")
+    print(f"  hits:      {numbers['hits']}")
+    print("  skipped:   " + (", ".join(f"{k} {v}" for k, v in numbers["skipped"].items()) or "none"))
+    if numbers["store_failed"]:
+        print("  NOT STORED: " + ", ".join(f"{k} {v}" for k, v in numbers["store_failed"].items()))
     return 0 if result.ok else 1
 
 
@@ -306,9 +312,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=3600, help="wall-clock limit in seconds (default 3600)")
     _json_flag(p)
 
-    from bioleak.registry_cli import register
+    from bioleak import registry_cli, sources_cli
 
-    register(sub, _add, _json_flag)
+    registry_cli.register(sub, _add, _json_flag)
+    sources_cli.register(sub, _add, _json_flag)
 
     org = sub.add_parser("org", help="Organisations that receive alerts.")
     osub = org.add_subparsers(dest="org_command", metavar="ACTION", required=True)

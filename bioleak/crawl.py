@@ -57,13 +57,22 @@ class CrawlResult:
         }
 
 
-def crawl(config: Config, source: str, *, timeout: float = 600, log_level: str = "INFO") -> CrawlResult:
+def crawl(
+    config: Config,
+    source: str,
+    *,
+    timeout: float = 600,
+    log_level: str = "INFO",
+    settings: dict[str, str | int | float] | None = None,
+) -> CrawlResult:
+    """Crawl `source` now. `settings` are extra Scrapy settings (tests lower limits and timeouts)."""
     kind = load_sources(config.sources)[source].kind
     runs = config.data_dir / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     stats_file = runs / f"{source}.stats.json"
     log_file = runs / f"{source}.log"
     stats_file.unlink(missing_ok=True)
+    overrides = settings or {}
     settings = {
         "BIOLEAK_SOURCES": str(config.sources),
         "BIOLEAK_SOURCE": source,  # the resolver reads the source's networks before the spider exists
@@ -74,6 +83,7 @@ def crawl(config: Config, source: str, *, timeout: float = 600, log_level: str =
         "BIOLEAK_STATS_FILE": str(stats_file),
         "LOG_FILE": str(log_file),
         "LOG_LEVEL": log_level,
+        **{key: str(value) for key, value in overrides.items()},
     }
     argv = [sys.executable, "-m", "scrapy", "crawl", kind]
     for key, value in settings.items():

@@ -98,6 +98,8 @@ def image_urls(sel: Selector, page_url: str, *, limit: int = 50) -> list[str]:
 
     for node in sel.css("img, picture source, source[type^='image'], [style*='url('], input[type=image]"):
         tag = node.root.tag if hasattr(node.root, "tag") else ""
+        if tag == "img" and node.xpath("ancestor::picture[1][.//source[@srcset]]"):
+            continue  # the fallback of a <picture> whose sources were taken already
         lazy = [node.attrib.get(a) for a in LAZY_ATTRIBUTES if node.attrib.get(a)]
         srcsets = [node.attrib.get(a) for a in LAZY_SRCSET if node.attrib.get(a)]
         if srcsets:

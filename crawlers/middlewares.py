@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 
-from crawlers.netpolicy import AddressPolicy, IPAddress, RefusedAddressError, parse_ip
+from crawlers.netpolicy import REFUSED_NAMES, AddressPolicy, IPAddress, RefusedAddressError, parse_ip
 
 log = logging.getLogger(__name__)
 _NUMERIC_HOST = re.compile(r"^[0-9a-fA-FxX.]+$")
@@ -60,10 +60,19 @@ class SafeAddressMiddleware:
             reason = self.policy.refusal(ip)
             if reason:
                 raise self._refuse(reason, request.url)
+        elif parts.hostname in REFUSED_NAMES and "proxy" not in request.meta:
+            # Resolved before to a forbidden address: refuse without asking DNS again (and
+            # without letting the retry middleware try a third time).
+            raise self._refuse(REFUSED_NAMES[parts.hostname], request.url)
 
     def process_exception(self, request: Any, exception: BaseException, spider: Any = None) -> None:
+        if isinstance(exception, IgnoreRequest):
+            return  # our own refusal from process_request, already counted
+        host = (urlsplit(request.url).hostname or "").lower()
         if isinstance(exception, RefusedAddressError):
             raise self._refuse(exception.reason, request.url) from None
+        if host in REFUSED_NAMES and "proxy" not in request.meta:  # the lookup failed because we refused it
+            raise self._refuse(REFUSED_NAMES[host], request.url) from None
 
 
 class SourceProxyMiddleware:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from twisted.internet.error import DNSLookupError
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -18,14 +20,20 @@ METADATA = frozenset(
 )
 
 
-class RefusedAddressError(Exception):
-    """A name resolved to an address the crawl may not reach. Deliberately not an OSError or
-    a DNS error, so that Scrapy's retry middleware does not retry it."""
+class RefusedAddressError(DNSLookupError):
+    """A name resolved to an address the crawl may not reach. A DNSLookupError, so Twisted treats
+    it as a failed lookup (no address, no connection) instead of a resolver crash."""
 
     def __init__(self, host: str, reason: str) -> None:
         super().__init__(f"{host}: {reason.replace('_', ' ')}")
         self.host = host
         self.reason = reason
+
+
+# Names the resolver refused in this process, and why. Twisted reports a refused lookup as a
+# plain "no address" to the downloader, so SafeAddressMiddleware reads the reason from here
+# (one crawl per process, so per-process state is per-crawl state).
+REFUSED_NAMES: dict[str, str] = {}
 
 
 def parse_ip(host: str) -> IPAddress | None:

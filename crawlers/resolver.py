@@ -14,7 +14,7 @@ from twisted.internet.base import ThreadedResolver
 from twisted.internet.interfaces import IResolverSimple
 from zope.interface import implementer
 
-from crawlers.netpolicy import AddressPolicy, RefusedAddressError, parse_ip
+from crawlers.netpolicy import REFUSED_NAMES, AddressPolicy, RefusedAddressError, parse_ip
 
 
 @implementer(IResolverSimple)
@@ -47,6 +47,7 @@ class PublicOnlyResolver(ThreadedResolver):
         trusted = name.lower() in self.policy.trusted_hosts
         reason = None if trusted or ip is None else self.policy.refusal(ip)
         if reason:
+            REFUSED_NAMES[name.lower()] = reason
             raise RefusedAddressError(name, reason)
         self._cache[name] = address
         if len(self._cache) > self.cache_size:

@@ -18,6 +18,7 @@ METAREFRESH_MAXDELAY = 100
 DEPTH_LIMIT = 8
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False  # no listening ports in a process that reads criminals' pages
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
 

@@ -4,7 +4,7 @@ hashing (DESIGN.md), so callers enable it only where it pays off."""
 
 from __future__ import annotations
 
-from functools import cache
+import threading
 from typing import Any
 
 import numpy as np
@@ -21,16 +21,26 @@ class FaceDetectorUnavailable(RuntimeError):
     pass
 
 
-@cache
+_import_lock = threading.Lock()
+_local = threading.local()
+
+
 def _cascade() -> Any:
-    try:
-        import cv2
-    except ImportError as exc:  # pragma: no cover - a packaging error, reported clearly
-        raise FaceDetectorUnavailable("face detection needs opencv-python-headless<5") from exc
-    path = str(cv2.data.haarcascades) + "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
-    cascade = cv2.CascadeClassifier(path)
+    """One classifier per thread: crawls hash in a thread pool, and OpenCV's cascade keeps
+    per-call state. The import is locked because cv2 fills in `cv2.data` while importing."""
+    cascade = getattr(_local, "cascade", None)
+    if cascade is not None:
+        return cascade
+    with _import_lock:
+        try:
+            import cv2
+        except ImportError as exc:  # pragma: no cover - a packaging error, reported clearly
+            raise FaceDetectorUnavailable("face detection needs opencv-python-headless<5") from exc
+        path = str(cv2.data.haarcascades) + "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
+        cascade = cv2.CascadeClassifier(path)
     if cascade.empty():
         raise FaceDetectorUnavailable(f"could not load the face cascade from {path}")
+    _local.cascade = cascade
     return cascade
 
 

@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -14,6 +15,7 @@ class Page:
     content_type: str = "text/html; charset=utf-8"
     status: int = 200
     headers: tuple[tuple[str, str], ...] = ()
+    hang: bool = False  # send headers, then never the body (until the site stops): a stuck server
 
 
 @dataclass
@@ -22,6 +24,9 @@ class FixtureSite:
 
     pages: dict[str, Page]
     access_log: list[str] = field(default_factory=list)
+    # As an HTTP proxy, requests carry absolute URLs: they are logged in full and served by path.
+    proxy: bool = False
+    _stopping: threading.Event = field(default_factory=threading.Event)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
 
@@ -37,13 +42,23 @@ class FixtureSite:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 site.access_log.append(self.path)
-                page = site.pages.get(self.path.split("#")[0]) or Page(b"not found", "text/plain", 404)
+                path = self.path
+                if site.proxy and path.startswith(("http://", "https://")):
+                    parts = urlsplit(path)
+                    path = parts.path + ("?" + parts.query if parts.query else "")
+                page = site.pages.get(path.split("#")[0]) or Page(b"not found", "text/plain", 404)
                 self.send_response(page.status)
-                self.send_header("Content-Type", page.content_type)
-                self.send_header("Content-Length", str(len(page.body)))
+                if page.content_type:
+                    self.send_header("Content-Type", page.content_type)
+                # A hanging page promises a body it never sends.
+                self.send_header("Content-Length", str(100 if page.hang else len(page.body)))
                 for key, value in page.headers:
                     self.send_header(key, value)
                 self.end_headers()
+                if page.hang:
+                    self.wfile.flush()
+                    site._stopping.wait()  # released by stop(), so the test never waits on it
+                    return
                 self.wfile.write(page.body)
 
             def log_message(self, format: str, *args: Any) -> None:
@@ -56,6 +71,7 @@ class FixtureSite:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

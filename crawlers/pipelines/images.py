@@ -106,7 +106,8 @@ class ImageHashPipeline:
             self._skip("refused", url, str(exc))
             return None
         except Exception as exc:  # network errors, timeouts, size cap: a skip, never a crash
-            self._skip("download_failed", url, repr(exc)[:200])
+            reason = "too_large" if "max size" in str(exc) else "download_failed"
+            self._skip(reason, url, repr(exc)[:200])
             return None
         if response.status != 200:
             self._skip(f"http_{response.status}", url)

@@ -1,6 +1,6 @@
 """SourceSpider: what every bioleak spider shares. It loads its source from sources.yaml, turns the
 source's politeness and safety fields into Scrapy settings, bounds the crawl (pages, depth, URL
-traps), sniffs pages whose Content-Type lies, and builds ListingItems."""
+traps), refuses binaries posing as pages, and builds ListingItems."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.http import HtmlResponse, Response, TextResponse
+from scrapy import signals
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response, TextResponse
 from w3lib.url import canonicalize_url
 
 from crawlers.items import ListingItem
@@ -26,9 +28,18 @@ MAX_QUERY_VARIANTS = 50  # distinct query strings followed per path: bounds cale
 MAX_SEGMENT_REPEATS = 3  # /a/b/a/b/a/b/... is a relative-link loop, not content
 
 
-def looks_like_html(body: bytes) -> bool:
-    head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<meta", b"<!--", b"<div", b"<title"))
+# Binary formats that some sites serve as text/html; a page must not be parsed out of them.
+BINARY_MAGIC = (
+    b"\x89PNG",
+    b"\xff\xd8\xff",
+    b"GIF8",
+    b"%PDF",
+    b"PK\x03\x04",
+    b"RIFF",
+    b"\x1f\x8b",
+    b"Rar!",
+    b"7z\xbc\xaf",
+)
 
 
 def content_sha256(title: str, text: str, image_urls: Iterable[str]) -> str:
@@ -78,12 +89,16 @@ class SourceSpider(scrapy.Spider):
         for key, value in per_source.items():
             settings.set(key, value, priority="spider")
         spider = super().from_crawler(crawler, *args, source=source, **kwargs)
+        crawler.signals.connect(spider._opened, signal=signals.spider_opened)
         if not source.obey_robots:
-            crawler.stats.set_value("bioleak/robots_ignored", 1)
             log.warning("robots.txt is IGNORED for source %r (robots: ignore in %s)", name, path)
         if source.proxy:
             log.info("source %r crawls through proxy %s", name, source.proxy)
         return spider
+
+    def _opened(self) -> None:
+        if not self.source.obey_robots:
+            self.crawler.stats.set_value("bioleak/robots_ignored", 1)
 
     # --- bounds --------------------------------------------------------------------------------
 
@@ -111,7 +126,19 @@ class SourceSpider(scrapy.Spider):
             self._skip("page_limit", url)
             return None
         self.pages_followed += 1
-        return scrapy.Request(url, callback=callback, meta=meta or None)
+        return scrapy.Request(url, callback=callback, errback=self.failed, meta=meta or None)
+
+    def start_request(self, url: str, callback: Any) -> scrapy.Request:
+        return scrapy.Request(url, callback=callback, errback=self.failed)
+
+    def failed(self, failure: Any) -> None:
+        """A page that could not be fetched (timeout, refused, reset): counted, and the crawl goes on."""
+        request = getattr(failure, "request", None)
+        url = request.url if request is not None else "?"
+        if failure.check(IgnoreRequest):
+            return  # refusals and robots.txt are counted where they are decided
+        self.crawler.stats.inc_value("bioleak/skipped/page_failed")
+        log.warning("page failed: %s (%s)", url, failure.getErrorMessage()[:200])
 
     def follow_all(self, page: TextResponse, hrefs: Iterable[str], callback: Any) -> list[scrapy.Request]:
         requests = (self.follow(page, href, callback) for href in hrefs)
@@ -120,14 +147,15 @@ class SourceSpider(scrapy.Spider):
     # --- pages ---------------------------------------------------------------------------------
 
     def page(self, response: Response) -> TextResponse | None:
-        """The response as text, sniffing HTML served under a wrong Content-Type."""
-        if not isinstance(response, TextResponse):
-            if looks_like_html(response.body):
-                self.crawler.stats.inc_value("bioleak/sniffed_html")
-                response = HtmlResponse(url=response.url, body=response.body, request=response.request)
-            else:
-                self._skip("not_html", response.url)
-                return None
+        """The response as text. Scrapy already sniffs HTML served as image/jpeg or octet-stream;
+        this adds the reverse, binaries served as text/html, which would parse into garbage."""
+        if (
+            not isinstance(response, TextResponse)
+            or response.body.startswith(BINARY_MAGIC)
+            or (b"\x00" in response.body[:1024])
+        ):
+            self._skip("not_html", response.url)
+            return None
         self.crawler.stats.inc_value("bioleak/pages")
         return response
 

@@ -54,7 +54,7 @@ class ListingSpider(SourceSpider):
 
     async def start(self) -> Any:
         for url in self.start_urls:
-            yield scrapy.Request(url, callback=self.parse_index)
+            yield self.start_request(url, self.parse_index)
 
     def parse_index(self, response: Response) -> Iterator[scrapy.Request]:
         page = self.page(response)

@@ -28,7 +28,7 @@ class PasteSpider(SourceSpider):
 
     async def start(self) -> Any:
         for url in self.start_urls:
-            yield scrapy.Request(url, callback=self.parse_archive)
+            yield self.start_request(url, self.parse_archive)
 
     def parse_archive(self, response: Response) -> Iterator[scrapy.Request]:
         page = self.page(response)

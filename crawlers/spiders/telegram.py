@@ -11,7 +11,6 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import scrapy
 from parsel import Selector
 from scrapy.http import Response, TextResponse
 
@@ -30,21 +29,20 @@ class TelegramSpider(SourceSpider):
 
     async def start(self) -> Any:
         for url in self.start_urls:
-            yield scrapy.Request(url, callback=self.parse_channel)
+            yield self.start_request(url, self.parse_channel)
 
     def parse_channel(self, response: Response) -> Iterator[Any]:
         page = self.page(response)
         if page is None:
             return
-        post_ids = []
         for message in page.css(".tgme_widget_message[data-post]"):
             post = message.attrib.get("data-post", "")
             if not _POST.match(post):
                 self._skip("bad_post_id", page.url)
                 continue
-            post_ids.append(int(post.rsplit("/", 1)[1]))
             yield self._message(page, message, post)
-        yield from self.follow_all(page, self._older(page, post_ids), self.parse_channel)
+        older = page.css("a.tme_messages_more[data-before]::attr(href), link[rel=prev]::attr(href)").getall()
+        yield from self.follow_all(page, older[:1], self.parse_channel)
 
     def _message(self, page: TextResponse, message: Selector, post: str) -> Any:
         link = message.css("a.tgme_widget_message_date::attr(href)").get()
@@ -70,13 +68,3 @@ class TelegramSpider(SourceSpider):
             image_urls=images,
             tool_links=extract.tool_links(Selector(text=message.get()), page.url),
         )
-
-    @staticmethod
-    def _older(page: TextResponse, post_ids: list[int]) -> list[str]:
-        more = page.css("a.tme_messages_more[data-before]::attr(href), link[rel=prev]::attr(href)").getall()
-        if more:
-            return more[:1]
-        if post_ids and min(post_ids) > 1:
-            base = page.url.split("?", 1)[0]
-            return [f"{base}?before={min(post_ids)}"]
-        return []
