@@ -43,4 +43,5 @@ EXTENSIONS = {"crawlers.extensions.StatsExport": 500}
 BIOLEAK_IMAGES_ENABLED = True
 BIOLEAK_IMAGE_MAX_BYTES = 20 * 1024 * 1024
 BIOLEAK_IMAGE_MAX_PIXELS = 40_000_000
+BIOLEAK_HASH_WORKERS = "auto"  # worker processes for decoding and hashing; 0: threads in the crawl process
 BIOLEAK_FACE_DETECTION = "auto"  # auto: on listings classified as face-data sales; always; never

@@ -191,7 +191,7 @@ def parse_source(raw: Any, at: _Located) -> Source:
         proxy=proxy or "",
         concurrency=_int(raw, "concurrency", 4, at, low=1, high=64),
         delay=float(delay),
-        max_depth=_int(raw, "max_depth", 8, at, low=0, high=100),
+        max_depth=_int(raw, "max_depth", 8, at, low=1, high=10_000),
         max_pages=_int(raw, "max_pages", 1000, at, low=1, high=10_000_000),
         allow_networks=networks,
     )

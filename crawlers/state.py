@@ -46,14 +46,38 @@ def hashes_from_json(text: str) -> ImageHashes:
 
 
 class CrawlState:
+    """Writes are buffered and flushed in batches (and on close): losing the tail of a batch in
+    a crash only means that work is done again next time, never that a listing is skipped
+    without having been stored."""
+
+    FLUSH_EVERY = 256
+
     def __init__(self, path: str | Path) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
+        self._listings: list[tuple[str, str, str, str]] = []
+        self._hashes: list[tuple[str, int, str]] = []
+        self._urls: list[tuple[str, int, str]] = []
+
+    def flush(self) -> None:
+        if not (self._listings or self._hashes or self._urls):
+            return
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT OR REPLACE INTO listings VALUES (?, ?, ?, ?)", self._listings)
+            self.db.executemany("INSERT OR IGNORE INTO image_hashes VALUES (?, ?, ?)", self._hashes)
+            self.db.executemany("INSERT OR REPLACE INTO image_urls VALUES (?, ?, ?)", self._urls)
+        self._listings, self._hashes, self._urls = [], [], []
+
+    def _maybe_flush(self) -> None:
+        if len(self._listings) + len(self._urls) >= self.FLUSH_EVERY:
+            self.flush()
 
     def close(self) -> None:
+        self.flush()
         self.db.close()
 
     # listings
@@ -66,9 +90,8 @@ class CrawlState:
 
     def mark_processed(self, listing_id: str, content_sha256: str, registry_version: str) -> None:
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        self.db.execute(
-            "INSERT OR REPLACE INTO listings VALUES (?, ?, ?, ?)", (listing_id, content_sha256, registry_version, now)
-        )
+        self._listings.append((listing_id, content_sha256, registry_version, now))
+        self._maybe_flush()
 
     # images
 
@@ -96,6 +119,7 @@ class CrawlState:
             self.db.execute("INSERT OR REPLACE INTO image_urls VALUES (?, ?, ?)", (url, int(faces), hashes.sha256))
 
     def counts(self) -> dict[str, int]:
+        self.flush()
         return {
             table: int(self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608 (fixed names)
             for table in ("listings", "image_urls", "image_hashes")

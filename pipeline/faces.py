@@ -14,6 +14,7 @@ from pipeline.models import Box
 
 DETECT_MAX_SIDE = 640
 MIN_FACE = 24
+SCALE_STEP = 1.2  # pyramid step: 1.1 finds the same faces in our tests at 1.8x the cost
 MARGIN = 0.15  # widen boxes a little: croppers rarely cut exactly at the detector's box
 
 
@@ -36,6 +37,9 @@ def _cascade() -> Any:
             import cv2
         except ImportError as exc:  # pragma: no cover - a packaging error, reported clearly
             raise FaceDetectorUnavailable("face detection needs opencv-python-headless<5") from exc
+        # One thread per detection: callers parallelise across images, and OpenCV's own thread
+        # pool would fight the crawler's reactor for the same two cores.
+        cv2.setNumThreads(1)
         path = str(cv2.data.haarcascades) + "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
         cascade = cv2.CascadeClassifier(path)
     if cascade.empty():
@@ -49,7 +53,7 @@ def detect_faces(gray: Image.Image) -> list[Box]:
     scale = min(1.0, DETECT_MAX_SIDE / max(gray.size))
     small = gray if scale == 1.0 else gray.resize((round(gray.width * scale), round(gray.height * scale)))
     found = _cascade().detectMultiScale(
-        np.asarray(small, dtype=np.uint8), scaleFactor=1.1, minNeighbors=5, minSize=(MIN_FACE, MIN_FACE)
+        np.asarray(small, dtype=np.uint8), scaleFactor=SCALE_STEP, minNeighbors=5, minSize=(MIN_FACE, MIN_FACE)
     )
     boxes: list[Box] = []
     for x, y, w, h in sorted((tuple(map(int, f)) for f in found), key=lambda f: -f[2] * f[3]):

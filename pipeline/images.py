@@ -31,6 +31,9 @@ class ImageRejected(Exception):
         self.reason = reason
         self.detail = detail
 
+    def __reduce__(self) -> tuple[type[ImageRejected], tuple[str, str]]:
+        return (ImageRejected, (self.reason, self.detail))  # survives a trip from a worker process
+
 
 @dataclass(frozen=True)
 class DecodedImage:

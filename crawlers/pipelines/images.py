@@ -3,13 +3,17 @@ rule applies), decode it safely and keep only its hashes. The bytes are dropped 
 
 Work already done is reused: an image URL seen before is not downloaded again, and bytes seen
 before (by sha256) are not decoded again, within a crawl and, with BIOLEAK_STATE, across crawls.
-Decoding and hashing run in the reactor's thread pool so downloads continue meanwhile.
+Decoding and hashing run in worker processes (BIOLEAK_HASH_WORKERS, default: one per core but
+one), so they neither block the reactor nor compete with it for the GIL; 0 hashes in threads.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import scrapy
@@ -26,6 +30,20 @@ from pipeline.models import ImageHashes
 log = logging.getLogger(__name__)
 
 
+def hash_workers(setting: str | int) -> int:
+    """ "auto": every core but the one the reactor needs (0 on one core: hash in threads)."""
+    if str(setting) == "auto":
+        return max(0, (os.cpu_count() or 1) - 1)
+    workers = int(setting)
+    if workers < 0:
+        raise ValueError(f"BIOLEAK_HASH_WORKERS must be 'auto' or >= 0, got {setting!r}")
+    return workers
+
+
+def _sha256(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()  # releases the GIL: off the reactor thread
+
+
 def decode_and_hash(body: bytes, *, max_bytes: int, max_pixels: int, faces: bool) -> ImageHashes:
     decoded = decode_image(body, max_bytes=max_bytes, max_pixels=max_pixels)
     return hash_decoded(decoded, faces=faces)
@@ -40,6 +58,7 @@ class ImageHashPipeline:
         max_pixels: int,
         face_detection: str = "auto",
         state_path: str | None = None,
+        workers: int = 0,
     ) -> None:
         if face_detection not in ("auto", "always", "never"):
             raise ValueError(f"BIOLEAK_FACE_DETECTION must be auto, always or never, got {face_detection!r}")
@@ -50,6 +69,8 @@ class ImageHashPipeline:
         self.state = CrawlState(state_path) if state_path else None
         self._by_url: dict[tuple[str, bool], ImageHashes] = {}
         self._by_content: dict[tuple[str, bool], ImageHashes] = {}
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ImageHashPipeline:
@@ -61,11 +82,23 @@ class ImageHashPipeline:
             max_pixels=crawler.settings.getint("BIOLEAK_IMAGE_MAX_PIXELS", 40_000_000),
             face_detection=crawler.settings.get("BIOLEAK_FACE_DETECTION", "auto"),
             state_path=crawler.settings.get("BIOLEAK_STATE") or None,
+            workers=hash_workers(crawler.settings.get("BIOLEAK_HASH_WORKERS", "auto")),
         )
 
     def close_spider(self) -> None:
         if self.state is not None:
             self.state.close()
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def _hash_in_worker(self, body: bytes, faces: bool) -> ImageHashes:
+        """Runs in a reactor thread, which waits while a worker process does the work."""
+        if self._pool is None:
+            return decode_and_hash(body, max_bytes=self.max_bytes, max_pixels=self.max_pixels, faces=faces)
+        future = self._pool.submit(
+            decode_and_hash, body, max_bytes=self.max_bytes, max_pixels=self.max_pixels, faces=faces
+        )
+        return future.result()
 
     def _skip(self, reason: str, url: str, detail: str = "") -> None:
         self.crawler.stats.inc_value(f"bioleak/images/rejected/{reason}")
@@ -112,7 +145,7 @@ class ImageHashPipeline:
         if response.status != 200:
             self._skip(f"http_{response.status}", url)
             return None
-        sha256 = hashlib.sha256(response.body).hexdigest()
+        sha256: str = await maybe_deferred_to_future(deferToThread(_sha256, response.body))
         known = self._by_content.get((sha256, faces))
         if known is None and self.state is not None:
             known = self.state.hashes_for_content(sha256, faces)
@@ -120,10 +153,10 @@ class ImageHashPipeline:
             stats.inc_value("bioleak/images/known_content")
             return self._remember(url, faces, known)
         try:
+            if self.workers and self._pool is None:  # started on the first image: crawls without images pay nothing
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
             hashes: ImageHashes = await maybe_deferred_to_future(
-                deferToThread(
-                    decode_and_hash, response.body, max_bytes=self.max_bytes, max_pixels=self.max_pixels, faces=faces
-                )
+                deferToThread(self._hash_in_worker, response.body, faces)
             )
         except ImageRejected as exc:
             self._skip(exc.reason, url, exc.detail)
