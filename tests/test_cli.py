@@ -16,6 +16,7 @@ COMMANDS = [
     [], ["demo"], ["search"], ["show"], ["crawl"], ["hash"], ["match"], ["registry"], ["registry", "add"],
     ["registry", "import"], ["registry", "export"], ["registry", "list"], ["registry", "remove"], ["registry", "stats"],
     ["org"], ["org", "add"], ["org", "list"], ["alerts"], ["alerts", "run"],
+    ["sources"], ["sources", "list"], ["sources", "check"],
 ]  # fmt: skip
 
 
@@ -26,7 +27,7 @@ def test_every_help_explains_with_an_example(command: list[str], capsys: pytest.
     assert info.value.code == 0
     out = capsys.readouterr().out
     assert "usage: bioleak" in out
-    if command not in (["registry"], ["org"], ["alerts"]):
+    if command not in (["registry"], ["org"], ["alerts"], ["sources"]):
         assert "example" in out.lower()
 
 
@@ -101,3 +102,37 @@ def test_org_and_alerts_without_smtp_go_to_the_outbox(workspace: Path, capsys: p
 def test_terminal_output_strips_control_characters() -> None:
     assert safe_text("evil\x1b]0;pwned\x07title\u202e") == "evil ]0;pwned title "
     assert safe_text("x" * 10, 5) == "xxxx…"
+
+
+SOURCES_YAML = """\
+sources:
+  - name: forum
+    start_urls: ["http://127.0.0.1:9/forum.php"]
+    allow_networks: ["127.0.0.1/32"]
+    robots: ignore
+  - name: chan
+    kind: telegram
+    start_urls: ["https://t.me/s/leakchan"]
+    schedule: every 6h
+"""
+
+
+def test_sources_list_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "sources.yaml").write_text(SOURCES_YAML)
+    code, out, _ = run(capsys, "--data-dir", str(tmp_path), "sources", "list", "--json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [(r["name"], r["kind"]) for r in rows] == [("forum", "listing"), ("chan", "telegram")]
+    assert rows[1]["schedule"] == "every 6h"
+    code, out, _ = run(capsys, "--data-dir", str(tmp_path), "sources", "check")
+    assert code == 0 and "2 source(s), valid" in out
+    assert "robots.txt is ignored" in out and "non-public networks: 127.0.0.1/32" in out
+    code, out, _ = run(capsys, "--data-dir", str(tmp_path), "sources", "check", "--resolve", "--json")
+    report = json.loads(out)
+    assert report["ok"] and not any("refused" in w for w in report["sources"][0]["warnings"])
+
+
+def test_sources_check_names_file_line_and_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "sources.yaml").write_text(SOURCES_YAML.replace("every 6h", "every blue moon"))
+    code, _, err = run(capsys, "--data-dir", str(tmp_path), "sources", "check")
+    assert code == 2
+    assert f"{tmp_path / 'sources.yaml'}:9: sources[1] (chan).schedule:" in err and "cron" in err

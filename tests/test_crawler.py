@@ -291,3 +291,25 @@ def test_meta_refresh_and_redirects_are_checked_again(tmp_path: Path) -> None:
     assert result.ok
     assert result.stats["bioleak/refused/metadata_address"] == 1
     assert result.stats["bioleak/refused/private_address"] == 1
+
+
+def test_a_crashed_hashing_worker_costs_one_image_not_the_crawl() -> None:
+    import os
+    import signal
+
+    from crawlers.pipelines.images import ImageHashPipeline
+    from pipeline.images import ImageRejected
+
+    pipeline = ImageHashPipeline(None, max_bytes=10_000_000, max_pixels=10_000_000, workers=1)
+    photo = to_bytes(portrait(3), "JPEG")
+    try:
+        first = pipeline._hash_in_worker(photo, False)
+        assert pipeline._pool is not None
+        for pid in list(pipeline._pool._processes):  # type: ignore[attr-defined]
+            os.kill(pid, signal.SIGKILL)  # what a segfaulting decoder looks like from here
+        with pytest.raises(ImageRejected) as info:
+            pipeline._hash_in_worker(photo, False)
+        assert info.value.reason == "worker_crashed"
+        assert pipeline._hash_in_worker(photo, False) == first  # a fresh worker takes over
+    finally:
+        pipeline.close_spider()

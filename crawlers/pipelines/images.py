@@ -13,7 +13,9 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import threading
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import scrapy
@@ -71,6 +73,7 @@ class ImageHashPipeline:
         self._by_content: dict[tuple[str, bool], ImageHashes] = {}
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ImageHashPipeline:
@@ -93,12 +96,24 @@ class ImageHashPipeline:
 
     def _hash_in_worker(self, body: bytes, faces: bool) -> ImageHashes:
         """Runs in a reactor thread, which waits while a worker process does the work."""
-        if self._pool is None:
+        if not self.workers:
             return decode_and_hash(body, max_bytes=self.max_bytes, max_pixels=self.max_pixels, faces=faces)
-        future = self._pool.submit(
-            decode_and_hash, body, max_bytes=self.max_bytes, max_pixels=self.max_pixels, faces=faces
-        )
-        return future.result()
+        with self._pool_lock:
+            if self._pool is None:  # started on the first image: crawls without images pay nothing
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            pool = self._pool
+        try:
+            return pool.submit(
+                decode_and_hash, body, max_bytes=self.max_bytes, max_pixels=self.max_pixels, faces=faces
+            ).result()
+        except BrokenProcessPool:
+            # A decoder crashed the worker on hostile bytes: this image is skipped, the next
+            # one gets a fresh worker.
+            with self._pool_lock:
+                if self._pool is pool:
+                    self._pool = None
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise ImageRejected("worker_crashed", "the hashing worker died on this image") from None
 
     def _skip(self, reason: str, url: str, detail: str = "") -> None:
         self.crawler.stats.inc_value(f"bioleak/images/rejected/{reason}")
@@ -153,8 +168,6 @@ class ImageHashPipeline:
             stats.inc_value("bioleak/images/known_content")
             return self._remember(url, faces, known)
         try:
-            if self.workers and self._pool is None:  # started on the first image: crawls without images pay nothing
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
             hashes: ImageHashes = await maybe_deferred_to_future(
                 deferToThread(self._hash_in_worker, response.body, faces)
             )
