@@ -21,6 +21,7 @@ from typing import Any
 import scrapy
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.defer import DeferredSemaphore
 from twisted.internet.threads import deferToThread
 
 from crawlers.items import ListingItem
@@ -31,6 +32,8 @@ from pipeline.models import ImageHashes
 
 log = logging.getLogger(__name__)
 
+IMAGES_IN_FLIGHT = 16  # downloaded or being hashed at once; bounds memory at 16 x the image size cap
+
 
 def hash_workers(setting: str | int) -> int:
     """ "auto": every core but the one the reactor needs (0 on one core: hash in threads)."""
@@ -40,10 +43,6 @@ def hash_workers(setting: str | int) -> int:
     if workers < 0:
         raise ValueError(f"BIOLEAK_HASH_WORKERS must be 'auto' or >= 0, got {setting!r}")
     return workers
-
-
-def _sha256(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()  # releases the GIL: off the reactor thread
 
 
 def decode_and_hash(body: bytes, *, max_bytes: int, max_pixels: int, faces: bool) -> ImageHashes:
@@ -74,6 +73,7 @@ class ImageHashPipeline:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        self._in_flight = DeferredSemaphore(IMAGES_IN_FLIGHT)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ImageHashPipeline:
@@ -147,6 +147,15 @@ class ImageHashPipeline:
         if known is not None:
             stats.inc_value("bioleak/images/known_url")
             return known
+        # Bounded: images queue for the hashing worker with their bytes, so the number in flight
+        # bounds the crawl's memory.
+        await maybe_deferred_to_future(self._in_flight.acquire())
+        try:
+            return await self._download_and_hash(url, faces)
+        finally:
+            self._in_flight.release()
+
+    async def _download_and_hash(self, url: str, faces: bool) -> ImageHashes | None:
         request = scrapy.Request(url, meta={"download_maxsize": self.max_bytes}, dont_filter=True)
         try:
             response = await self.crawler.engine.download_async(request)
@@ -160,17 +169,8 @@ class ImageHashPipeline:
         if response.status != 200:
             self._skip(f"http_{response.status}", url)
             return None
-        sha256: str = await maybe_deferred_to_future(deferToThread(_sha256, response.body))
-        known = self._by_content.get((sha256, faces))
-        if known is None and self.state is not None:
-            known = self.state.hashes_for_content(sha256, faces)
-        if known is not None:
-            stats.inc_value("bioleak/images/known_content")
-            return self._remember(url, faces, known)
         try:
-            hashes: ImageHashes = await maybe_deferred_to_future(
-                deferToThread(self._hash_in_worker, response.body, faces)
-            )
+            hashes, known = await maybe_deferred_to_future(deferToThread(self._identify_and_hash, response.body, faces))
         except ImageRejected as exc:
             self._skip(exc.reason, url, exc.detail)
             return None
@@ -178,8 +178,18 @@ class ImageHashPipeline:
             log.exception("hashing failed: %s", url)
             self._skip("hash_failed", url, repr(exc)[:200])
             return None
-        stats.inc_value("bioleak/images/hashed")
+        self.crawler.stats.inc_value("bioleak/images/known_content" if known else "bioleak/images/hashed")
         return self._remember(url, faces, hashes)
+
+    def _identify_and_hash(self, body: bytes, faces: bool) -> tuple[ImageHashes, bool]:
+        """In a reactor thread: bytes seen before (by sha256) are not decoded again."""
+        sha256 = hashlib.sha256(body).hexdigest()
+        known = self._by_content.get((sha256, faces))
+        if known is None and self.state is not None:
+            known = self.state.hashes_for_content(sha256, faces)
+        if known is not None:
+            return known, True
+        return self._hash_in_worker(body, faces), False
 
     async def process_item(self, item: ListingItem) -> ListingItem:
         images = []
