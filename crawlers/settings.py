@@ -8,6 +8,10 @@ USER_AGENT = "bioleak (+threat-intelligence crawler)"
 ROBOTSTXT_OBEY = True  # sources may override, and the override is logged
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
+# Scrapy starts this many asyncio tasks for the output of *every* response. Our pages yield one
+# listing (a channel page ~20), so 100 mostly idle tasks per page cost the reactor more than the
+# page itself: 8 took the crawl benchmark from 70 to 87 listings/s and 346 to 241 MiB.
+CONCURRENT_ITEMS = 8
 DOWNLOAD_DELAY = 0
 DOWNLOAD_TIMEOUT = 20
 DOWNLOAD_MAXSIZE = 20 * 1024 * 1024

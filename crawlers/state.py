@@ -59,8 +59,9 @@ class CrawlState:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
         self._listings: list[tuple[str, str, str, str]] = []
-        self._hashes: list[tuple[str, int, str]] = []
-        self._urls: list[tuple[str, int, str]] = []
+        # Image writes waiting for the next flush, keyed so lookups see them before they land.
+        self._hashes: dict[tuple[str, int], str] = {}
+        self._urls: dict[tuple[str, int], str] = {}
 
     def flush(self) -> None:
         if not (self._listings or self._hashes or self._urls):
@@ -68,9 +69,13 @@ class CrawlState:
         with self.db:
             self.db.execute("BEGIN")
             self.db.executemany("INSERT OR REPLACE INTO listings VALUES (?, ?, ?, ?)", self._listings)
-            self.db.executemany("INSERT OR IGNORE INTO image_hashes VALUES (?, ?, ?)", self._hashes)
-            self.db.executemany("INSERT OR REPLACE INTO image_urls VALUES (?, ?, ?)", self._urls)
-        self._listings, self._hashes, self._urls = [], [], []
+            self.db.executemany(
+                "INSERT OR IGNORE INTO image_hashes VALUES (?, ?, ?)", [(*k, v) for k, v in self._hashes.items()]
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO image_urls VALUES (?, ?, ?)", [(*k, v) for k, v in self._urls.items()]
+            )
+        self._listings, self._hashes, self._urls = [], {}, {}
 
     def _maybe_flush(self) -> None:
         if len(self._listings) + len(self._urls) >= self.FLUSH_EVERY:
@@ -96,6 +101,9 @@ class CrawlState:
     # images
 
     def hashes_for_url(self, url: str, faces: bool) -> ImageHashes | None:
+        pending = self._urls.get((url, int(faces)))
+        if pending is not None:
+            return self.hashes_for_content(pending, faces)
         row = self.db.execute(
             "SELECT h.doc FROM image_urls u JOIN image_hashes h ON h.sha256 = u.sha256 AND h.faces = u.faces"
             " WHERE u.url = ? AND u.faces = ?",
@@ -104,19 +112,18 @@ class CrawlState:
         return hashes_from_json(row[0]) if row else None
 
     def hashes_for_content(self, sha256: str, faces: bool) -> ImageHashes | None:
+        pending = self._hashes.get((sha256, int(faces)))
+        if pending is not None:
+            return hashes_from_json(pending)
         row = self.db.execute(
             "SELECT doc FROM image_hashes WHERE sha256 = ? AND faces = ?", (sha256, int(faces))
         ).fetchone()
         return hashes_from_json(row[0]) if row else None
 
     def remember_image(self, url: str, faces: bool, hashes: ImageHashes) -> None:
-        with self.db:
-            self.db.execute("BEGIN")
-            self.db.execute(
-                "INSERT OR IGNORE INTO image_hashes VALUES (?, ?, ?)",
-                (hashes.sha256, int(faces), hashes_to_json(hashes)),
-            )
-            self.db.execute("INSERT OR REPLACE INTO image_urls VALUES (?, ?, ?)", (url, int(faces), hashes.sha256))
+        self._hashes.setdefault((hashes.sha256, int(faces)), hashes_to_json(hashes))
+        self._urls[(url, int(faces))] = hashes.sha256
+        self._maybe_flush()
 
     def counts(self) -> dict[str, int]:
         self.flush()

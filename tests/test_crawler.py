@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import struct
 import zlib
 from pathlib import Path
@@ -15,6 +16,7 @@ from bioleak.demo.server import FixtureSite, Page
 from crawlers.sources import Selectors, Source, SourceError, dump_sources, load_sources
 from indexer.sqlite_store import SqliteStore
 from indexer.store import SearchQuery
+from pipeline.models import ImageHashes
 from pipeline.registry import SqliteRegistry, entry_for_image
 
 SELECTORS = Selectors(
@@ -302,14 +304,18 @@ def test_a_crashed_hashing_worker_costs_one_image_not_the_crawl() -> None:
 
     pipeline = ImageHashPipeline(None, max_bytes=10_000_000, max_pixels=10_000_000, workers=1)
     photo = to_bytes(portrait(3), "JPEG")
+
+    def hash_once() -> ImageHashes:
+        return asyncio.run(pipeline._hash(photo, False))
+
     try:
-        first = pipeline._hash_in_worker(photo, False)
+        first = hash_once()
         assert pipeline._pool is not None
         for pid in list(pipeline._pool._processes):  # type: ignore[attr-defined]
             os.kill(pid, signal.SIGKILL)  # what a segfaulting decoder looks like from here
         with pytest.raises(ImageRejected) as info:
-            pipeline._hash_in_worker(photo, False)
+            hash_once()
         assert info.value.reason == "worker_crashed"
-        assert pipeline._hash_in_worker(photo, False) == first  # a fresh worker takes over
+        assert hash_once() == first  # a fresh worker takes over
     finally:
         pipeline.close_spider()
