@@ -108,17 +108,20 @@ def process_cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run(url: str, workdir: Path, listings: int, images: bool, extra: dict[str, str]) -> dict[str, float]:
+def run(
+    url: str, workdir: Path, listings: int, images: bool, extra: dict[str, str], concurrency: int
+) -> dict[str, float]:
     config = defaults(workdir)
     selectors = Selectors(listing_links="a.item::attr(href)", next_page="a.next::attr(href)", title="h1::text",
                           text="div.content ::text")  # fmt: skip
     source = Source("bench", (url + "/i/0",), allowed_domains=("127.0.0.1",), allow_networks=("127.0.0.1/32",),
-                    selectors=selectors, concurrency=16, delay=0.0, max_pages=listings * 2, max_depth=1000)  # fmt: skip
+                    selectors=selectors, concurrency=concurrency, delay=0.0, max_pages=listings * 2,
+                    max_depth=1000)  # fmt: skip
     config.sources.write_text(dump_sources([source]), "utf-8")
     start = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result = crawl(config, "bench", timeout=3600, log_level="WARNING",
-                   settings={"BIOLEAK_IMAGES_ENABLED": str(images), "CONCURRENT_REQUESTS": 32, **extra})  # fmt: skip
+    settings = {"BIOLEAK_IMAGES_ENABLED": str(images), "CONCURRENT_REQUESTS": 2 * concurrency, **extra}
+    result = crawl(config, "bench", timeout=3600, log_level="WARNING", settings=settings)
     seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)  # crawl + its hash workers
@@ -138,6 +141,7 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="extra Scrapy setting for both runs, e.g. BIOLEAK_HASH_WORKERS=0")  # fmt: skip
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight to the site (default 16)")
     args = parser.parse_args()
     extra = dict(item.split("=", 1) for item in args.set)
 
@@ -165,7 +169,7 @@ def main() -> int:
             registry.add([entry_for_image("bank", f"ref-{i}", pool[i]) for i in range(0, POOL, 2)])
             registry.add([entry_for_image("other", f"ref-{i}", photo(10_000 + i)) for i in range(900)])
             registry.close()
-            results[label] = run(url, workdir, args.listings, images, extra)
+            results[label] = run(url, workdir, args.listings, images, extra, args.concurrency)
             r = results[label]
             server_cpu = process_cpu_seconds(server.pid)
             print(f"{label:<22} {r['listings']:>6.0f} listings in {r['seconds']:6.1f} s ="
