@@ -12,7 +12,7 @@ from typing import Any
 
 from bioleak import __version__
 from bioleak.config import Config, ConfigError, load
-from bioleak.output import CliError, emit_json, safe_text, stderr
+from bioleak.output import CliError, emit_json, stderr
 
 EXAMPLES = """\
 examples:
@@ -81,82 +81,9 @@ def _invocation() -> str:
 
 
 def _open_store(config: Config) -> Any:
-    from indexer.open import open_store
+    from bioleak.search_cli import open_store
 
-    if not config.uses_elasticsearch and not Path(config.store).exists():
-        raise CliError(f"no store at {config.store}: crawl something first, or pass --data-dir")
-    try:
-        return open_store(config.store, es_prefix=config.es_prefix)
-    except Exception as exc:
-        raise CliError(f"cannot open store {config.store}: {exc}") from exc
-
-
-def cmd_search(args: argparse.Namespace, config: Config) -> int:
-    from indexer.store import SearchQuery
-
-    has_match = True if args.matched else False if args.unmatched else None
-    query = SearchQuery(
-        text=" ".join(args.query), category=args.category, site=args.site, org=args.org,
-        has_match=has_match, limit=args.limit, offset=args.offset,
-    )  # fmt: skip
-    store = _open_store(config)
-    try:
-        page = store.search(query)
-        hits = {listing.id: store.hits_for_listing(listing.id) for listing in page.listings}
-    finally:
-        store.close()
-    if args.json:
-        for listing in page.listings:
-            emit_json(_as_dict(listing) | {"hits": [_as_dict(h) for h in hits[listing.id]]})
-        return 0
-    print(f"{page.total} listing(s)  " + "  ".join(f"{k}:{v}" for k, v in sorted(page.by_category.items())))
-    for listing in page.listings:
-        orgs = sorted({h.org for h in hits[listing.id]})
-        print(
-            f"{listing.id[:12]}  {listing.category:<15} {len(hits[listing.id]):>2} hit(s) "
-            f"{','.join(orgs) or '-':<20} {safe_text(listing.title, 60)}"
-        )
-    if page.total > args.offset + len(page.listings):
-        print(f"... more: --offset {args.offset + len(page.listings)}")
-    return 0
-
-
-def cmd_show(args: argparse.Namespace, config: Config) -> int:
-    store = _open_store(config)
-    try:
-        listing = store.get_listing(args.id)
-        if listing is None and len(args.id) < 64:  # allow the 12-character prefix search prints
-            matches = [item for item in store.search(_all_query()).listings if item.id.startswith(args.id)]
-            listing = matches[0] if len(matches) == 1 else None
-        if listing is None:
-            raise CliError(f"no listing with id {args.id}")
-        hits = store.hits_for_listing(listing.id)
-    finally:
-        store.close()
-    if args.json:
-        emit_json(_as_dict(listing) | {"hits": [_as_dict(h) for h in hits]})
-        return 0
-    print(f"{safe_text(listing.title)}\n{listing.url}\nid {listing.id}")
-    print(f"site {listing.site}  source {listing.source}  category {listing.category} ({listing.score})")
-    print(f"first seen {listing.first_seen}  last seen {listing.last_seen}")
-    if listing.evidence:
-        print("evidence: " + ", ".join(safe_text(e) for e in listing.evidence))
-    if listing.prices:
-        print("prices: " + ", ".join(f"{p.amount:g} {p.currency} {p.unit}" for p in listing.prices))
-    if listing.quantity:
-        print(f"quantity: {listing.quantity}")
-    if listing.contacts:
-        print("contacts: " + ", ".join(f"{c.kind}:{safe_text(c.value)}" for c in listing.contacts))
-    print(f"\n{safe_text(listing.text, 2000)}\n")
-    for h in hits:
-        print(f"HIT {h.org}/{h.registry_ref} {h.region} pHash {h.distance} dHash {h.dhash_distance} {h.image_url}")
-    return 0
-
-
-def _all_query() -> Any:
-    from indexer.store import SearchQuery
-
-    return SearchQuery(limit=10_000)
+    return open_store(config)
 
 
 def cmd_org_add(args: argparse.Namespace, config: Config) -> int:
@@ -287,33 +214,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _json_flag(p)
 
-    p = _add(sub, "search", cmd_search,
-             "Search indexed listings by text and filters; Chinese and English text both work.",
-             "bioleak search 人脸 照片 --category face_data_sale --org acme-bank --json")  # fmt: skip
-    p.add_argument("query", nargs="*", help="words that must all occur (title and text)")
-    p.add_argument("--category", choices=["face_data_sale", "over_face_tool", "tutorial", "benign"])
-    p.add_argument("--site", help="host:port of the site, exactly")
-    p.add_argument("--org", help="only listings with a match for this organisation")
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--matched", action="store_true", help="only listings with at least one match")
-    group.add_argument("--unmatched", action="store_true", help="only listings without matches")
-    p.add_argument("--limit", type=int, default=20, help="results per page (default 20)")
-    p.add_argument("--offset", type=int, default=0, help="skip this many results")
-    _json_flag(p)
-
-    p = _add(sub, "show", cmd_show, "Show one listing with its evidence and matches.",
-             "bioleak show 3f2a9c01be77")  # fmt: skip
-    p.add_argument("id", help="listing id, or the 12-character prefix `search` prints")
-    _json_flag(p)
-
     p = _add(sub, "crawl", cmd_crawl, "Crawl one source from sources.yaml now (a `scrapy crawl` subprocess).",
              "bioleak crawl demo-market --json")  # fmt: skip
     p.add_argument("source", help="name of a source in sources.yaml")
     p.add_argument("--timeout", type=float, default=3600, help="wall-clock limit in seconds (default 3600)")
     _json_flag(p)
 
-    from bioleak import registry_cli, sources_cli
+    from bioleak import registry_cli, search_cli, sources_cli
 
+    search_cli.register(sub, _add, _json_flag)
     registry_cli.register(sub, _add, _json_flag)
     sources_cli.register(sub, _add, _json_flag)
 

@@ -7,26 +7,47 @@ are used: no Painless, no update-by-query, no ingest pipelines, no non-default a
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
+from elastic_transport import TransportError
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError, helpers
 
 from indexer.codec import hit_from_doc, hit_to_doc, listing_from_doc, listing_to_doc, org_from_doc, org_to_doc
-from indexer.store import CLAIM_LEASE, SearchPage, SearchQuery, WriteResult
-from indexer.text import search_text, terms
-from pipeline.models import Hit, Listing, Organisation
+from indexer.query import Criteria, Phrase, QueryError, criteria
+from indexer.store import (
+    AGG_SIZE,
+    CLAIM_LEASE,
+    SearchPage,
+    SearchQuery,
+    TriageEvent,
+    WriteResult,
+    decode_cursor,
+    encode_cursor,
+)
+from indexer.text import search_text
+from pipeline.models import TRIAGE_STATES, Hit, Listing, Organisation, Triage, sha256_hex
 
 SCHEMA_VERSION = 1
-KINDS = ("listings", "hits", "orgs")
+KINDS = ("listings", "hits", "orgs", "triage")
+BULK_CHUNK = 500
+# Per-document statuses worth another try: rejected under load, or the server (re)starting.
+RETRYABLE = frozenset({429, 502, 503, 504, "unreachable"})
+MAX_WINDOW = 10_000  # from + size beyond this needs search_after (index.max_result_window)
 
 
 class ElasticsearchStore:
-    def __init__(self, url: str, *, prefix: str = "bioleak", request_timeout: float = 30.0) -> None:
+    def __init__(
+        self, url: str, *, prefix: str = "bioleak", request_timeout: float = 30.0, outage_seconds: float = 120.0
+    ) -> None:
         self.prefix = prefix
+        self.outage_seconds = outage_seconds  # how long writes wait out an unreachable server
+        self.outages = 0  # write attempts that found the server away (for tests and logs)
         self.es = Elasticsearch(url, request_timeout=request_timeout, retry_on_timeout=True, max_retries=3)
         self.alias = {kind: f"{prefix}-{kind}" for kind in KINDS}
         self._install()
@@ -63,26 +84,58 @@ class ElasticsearchStore:
     # --- writes ---------------------------------------------------------------------------
 
     def _bulk(self, actions: Iterable[dict[str, Any]], *, conflicts_ok: bool = False) -> WriteResult:
+        """Every action is written, or counted and reported as failed; none is dropped silently.
+
+        Documents Elasticsearch rejects (mapping errors) fail alone. While the server is
+        unreachable or not ready (restarting, 429/503), a chunk is retried with backoff for up
+        to `outage_seconds`; re-sending is safe because every write is idempotent by id."""
         written, failed, errors = 0, 0, []
-        for ok, item in helpers.streaming_bulk(
-            self.es, actions, raise_on_error=False, raise_on_exception=False, max_retries=5,
-            initial_backoff=1, chunk_size=500,
-        ):  # fmt: skip
-            result = next(iter(item.values()))
-            if ok:
-                written += 1 if result.get("result") != "noop" else 0
-            elif conflicts_ok and result.get("status") == 409:
-                continue  # already there: idempotent create
-            else:
-                failed += 1
-                errors.append(f"{result.get('_id')}: {json.dumps(result.get('error'))[:300]}")
+        batch = list(actions)
+        for start in range(0, len(batch), BULK_CHUNK):
+            pending = {action["_id"]: action for action in batch[start : start + BULK_CHUNK]}
+            deadline = time.monotonic() + self.outage_seconds
+            delay = 0.5
+            while pending:
+                outcome: dict[str, dict[str, Any]] = {}
+                try:
+                    for ok, item in helpers.streaming_bulk(
+                        self.es, list(pending.values()), raise_on_error=False, raise_on_exception=False,
+                        max_retries=3, initial_backoff=1, chunk_size=BULK_CHUNK,
+                    ):  # fmt: skip
+                        result = next(iter(item.values()))
+                        outcome[result.get("_id", "")] = {"ok": ok, **result}
+                except TransportError as exc:  # connection refused or reset, timeout: the server is away
+                    outcome = {i: {"ok": False, "status": "unreachable", "error": str(exc)} for i in pending}
+                retry = {}
+                for doc_id, result in outcome.items():
+                    action = pending.pop(doc_id, None)
+                    if action is None:
+                        continue
+                    status = result.get("status")
+                    if result["ok"]:
+                        written += 1 if result.get("result") != "noop" else 0
+                    elif conflicts_ok and status == 409:
+                        continue  # already there: idempotent create
+                    elif status in RETRYABLE and time.monotonic() < deadline:
+                        retry[doc_id] = action
+                    else:
+                        failed += 1
+                        errors.append(f"{doc_id}: {json.dumps(result.get('error'), default=str)[:300]}")
+                for doc_id, action in pending.items():  # not answered at all: try again
+                    retry[doc_id] = action
+                pending = retry
+                if pending:
+                    self.outages += 1
+                    time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+                    delay = min(delay * 2, 10.0)
         return WriteResult(written=written, failed=failed, errors=tuple(errors))
 
     def upsert_listings(self, listings: Sequence[Listing]) -> WriteResult:
         def actions() -> Iterator[dict[str, Any]]:
             for listing in listings:
                 doc = listing_to_doc(listing)
-                doc["search_text"] = search_text(listing.title, listing.text)
+                doc["title_terms"] = search_text(listing.title)
+                doc["text_terms"] = search_text(listing.text)
                 update = {k: v for k, v in doc.items() if k != "first_seen"}  # first sight is kept
                 yield {
                     "_op_type": "update", "_index": self.alias["listings"], "_id": listing.id,
@@ -96,27 +149,47 @@ class ElasticsearchStore:
             ({"_op_type": "create", "_index": self.alias["hits"], "_id": h.id, "_source": hit_to_doc(h)} for h in hits),
             conflicts_ok=True,  # an existing hit keeps its alert and triage state
         )
-        self._denormalise_matched_orgs(hits)
+        entries: dict[str, dict[str, dict[str, Any]]] = {}
+        for h in hits:
+            entries.setdefault(h.listing_id, {})[h.id] = _match_entry(h, h.triage)
+        self._merge_matches(entries, override=False)
         return result
 
-    def _denormalise_matched_orgs(self, hits: Sequence[Hit]) -> None:
-        """Keep `matched_orgs` on listings so org/has_match filters are one query at scale."""
-        new_orgs: dict[str, set[str]] = {}
-        for h in hits:
-            new_orgs.setdefault(h.listing_id, set()).add(h.org)
-        if not new_orgs:
-            return
-        found = self.es.mget(index=self.alias["listings"], ids=list(new_orgs), source_includes=["matched_orgs"])
-        actions = []
-        for doc in found["docs"]:
-            if not doc.get("found"):
-                continue
-            orgs = set(doc["_source"].get("matched_orgs") or []) | new_orgs[doc["_id"]]
-            actions.append({
-                "_op_type": "update", "_index": self.alias["listings"], "_id": doc["_id"],
-                "doc": {"matched_orgs": sorted(orgs)}, "retry_on_conflict": 5,
-            })  # fmt: skip
-        self._bulk(actions)
+    def _merge_matches(self, entries: dict[str, dict[str, dict[str, Any]]], *, override: bool) -> None:
+        """Keep `matches` (one nested entry per hit) on listings, so hit filters and the org
+        aggregation are one query at scale. Read-modify-write guarded by the document's sequence
+        number: a concurrent writer's change is re-read and merged, never overwritten."""
+        pending = dict(entries)
+        for _attempt in range(10):
+            if not pending:
+                return
+            found = self.es.mget(index=self.alias["listings"], ids=list(pending), source_includes=["matches"])
+            actions = []
+            for doc in found["docs"]:
+                if not doc.get("found"):
+                    pending.pop(doc["_id"], None)  # hits of a listing not stored: nothing to annotate
+                    continue
+                current = {m["hit_id"]: m for m in doc["_source"].get("matches") or []}
+                changes = pending[doc["_id"]]
+                merged = {**current, **changes} if override else {**changes, **current}
+                if merged == current:
+                    pending.pop(doc["_id"])
+                    continue
+                actions.append({
+                    "_op_type": "update", "_index": self.alias["listings"], "_id": doc["_id"],
+                    "if_seq_no": doc["_seq_no"], "if_primary_term": doc["_primary_term"],
+                    "doc": {"matches": sorted(merged.values(), key=lambda m: m["hit_id"])},
+                })  # fmt: skip
+            conflicted: set[str] = set()
+            for ok, item in helpers.streaming_bulk(self.es, actions, raise_on_error=False, max_retries=5):
+                result = next(iter(item.values()))
+                if ok or result.get("status") != 409:
+                    pending.pop(result["_id"], None)
+                else:
+                    conflicted.add(result["_id"])
+            pending = {k: v for k, v in pending.items() if k in conflicted}
+        if pending:
+            raise RuntimeError(f"matches of {len(pending)} listing(s) kept changing under concurrent writers")
 
     def upsert_org(self, org: Organisation) -> None:
         self.es.index(index=self.alias["orgs"], id=org.name, document=org_to_doc(org), refresh="wait_for")
@@ -158,7 +231,56 @@ class ElasticsearchStore:
         )
         self.es.indices.refresh(index=self.alias["hits"])
 
+    def triage(self, hit_ids: Sequence[str], status: Triage, *, note: str = "", who: str = "") -> list[TriageEvent]:
+        if status not in TRIAGE_STATES:
+            raise ValueError(f"triage status must be one of {', '.join(TRIAGE_STATES)}, got {status!r}")
+        ids = list(dict.fromkeys(hit_ids))
+        if not ids:
+            return []
+        found = self.es.mget(index=self.alias["hits"], ids=ids)["docs"]
+        hits = [hit_from_doc(d["_source"]) for d in found if d.get("found")]
+        at = datetime.now(UTC).isoformat(timespec="microseconds")
+        events = [TriageEvent(h.id, status, note, who, at) for h in hits]
+        self._bulk({"_op_type": "update", "_index": self.alias["hits"], "_id": h.id, "doc": {"triage": status}}
+                   for h in hits)  # fmt: skip
+        self._bulk(
+            {"_op_type": "index", "_index": self.alias["triage"], "_id": _event_id(e), "_source": dataclasses.asdict(e)}
+            for e in events
+        )
+        entries: dict[str, dict[str, dict[str, Any]]] = {}
+        for h in hits:
+            entries.setdefault(h.listing_id, {})[h.id] = _match_entry(h, status)
+        self._merge_matches(entries, override=True)
+        self.refresh()
+        return events
+
+    def triage_history(self, hit_id: str) -> list[TriageEvent]:
+        response = self.es.search(
+            index=self.alias["triage"], query={"term": {"hit_id": hit_id}}, sort=[{"at": "asc"}], size=MAX_WINDOW
+        )
+        return [TriageEvent(**d["_source"]) for d in response["hits"]["hits"]]
+
     # --- reads ----------------------------------------------------------------------------
+
+    def _with_prefix(self, kind: str, prefix: str, limit: int) -> list[str]:
+        response = self.es.search(
+            index=self.alias[kind], query={"prefix": {"id": prefix}}, sort=[{"id": "asc"}], size=limit,
+            source=False, docvalue_fields=[{"field": "id"}],
+        )  # fmt: skip
+        return [d["fields"]["id"][0] for d in response["hits"]["hits"]]
+
+    def listing_ids_with_prefix(self, prefix: str, limit: int = 2) -> list[str]:
+        return self._with_prefix("listings", prefix, limit)
+
+    def hit_ids_with_prefix(self, prefix: str, limit: int = 2) -> list[str]:
+        return self._with_prefix("hits", prefix, limit)
+
+    def get_hit(self, hit_id: str) -> Hit | None:
+        try:
+            doc = self.es.get(index=self.alias["hits"], id=hit_id)
+        except NotFoundError:
+            return None
+        return hit_from_doc(doc["_source"])
 
     def get_listing(self, listing_id: str) -> Listing | None:
         try:
@@ -185,31 +307,94 @@ class ElasticsearchStore:
         return [org_from_doc(d["_source"]) for d in response["hits"]["hits"]]
 
     def search(self, query: SearchQuery) -> SearchPage:
-        must: list[dict[str, Any]] = []
-        filters: list[dict[str, Any]] = []
-        must_not: list[dict[str, Any]] = []
-        query_terms = terms(query.text)
-        if query_terms:
-            must.append({"match": {"search_text": {"query": " ".join(query_terms), "operator": "and"}}})
-        if query.category is not None:
-            filters.append({"term": {"category": query.category}})
-        if query.site is not None:
-            filters.append({"term": {"site": query.site}})
-        if query.org is not None:
-            filters.append({"term": {"matched_orgs": query.org}})
-        if query.has_match is True:
-            filters.append({"exists": {"field": "matched_orgs"}})
-        elif query.has_match is False:
-            must_not.append({"exists": {"field": "matched_orgs"}})
+        c = criteria(query)
+        if query.offset + query.limit > MAX_WINDOW:
+            raise QueryError(f"offset + limit beyond {MAX_WINDOW:,}: page deeper with the cursor (after)")
+        extra: dict[str, Any] = {}
+        if query.after is not None:
+            extra["search_after"] = decode_cursor(query.after)
+        else:
+            extra["from_"] = query.offset
         response = self.es.search(
-            index=self.alias["listings"],
-            query={"bool": {"must": must, "filter": filters, "must_not": must_not}},
-            sort=[{"last_seen": "desc"}, {"id": "asc"}],
-            from_=query.offset, size=query.limit, track_total_hits=True,
-            aggs={"category": {"terms": {"field": "category", "size": 10}}},
+            index=self.alias["listings"], query=_es_query(c),
+            sort=[{query.sort: "desc" if query.descending else "asc"}, {"id": "asc"}],
+            size=query.limit, track_total_hits=True,
+            aggs={name: _es_agg(name, c) for name in query.aggregations} or None,
+            **extra,
         )  # fmt: skip
+        docs = response["hits"]["hits"]
         return SearchPage(
             total=int(response["hits"]["total"]["value"]),
-            listings=[listing_from_doc(d["_source"]) for d in response["hits"]["hits"]],
-            by_category={b["key"]: int(b["doc_count"]) for b in response["aggregations"]["category"]["buckets"]},
+            listings=[listing_from_doc(d["_source"]) for d in docs],
+            aggregations={name: _es_buckets(name, response["aggregations"][name]) for name in query.aggregations},
+            next_after=encode_cursor(docs[-1]["sort"]) if docs and len(docs) == query.limit else None,
         )
+
+
+def _event_id(event: TriageEvent) -> str:
+    return sha256_hex(event.hit_id, event.status, event.at)
+
+
+def _match_entry(hit: Hit, triage: str) -> dict[str, Any]:
+    return {"hit_id": hit.id, "org": hit.org, "distance": hit.distance, "triage": triage}
+
+
+def _phrase(p: Phrase) -> dict[str, Any]:
+    text = " ".join(p.terms)
+    if p.field:
+        return {"match_phrase": {f"{p.field}_terms": text}}
+    return {"bool": {"should": [{"match_phrase": {"title_terms": text}}, {"match_phrase": {"text_terms": text}}],
+                     "minimum_should_match": 1}}  # fmt: skip
+
+
+def _hit_filter(c: Criteria) -> dict[str, Any]:
+    conditions: list[dict[str, Any]] = []
+    if c.hit_orgs is not None:
+        conditions.append({"terms": {"matches.org": list(c.hit_orgs)}})
+    if c.hit_triage is not None:
+        conditions.append({"terms": {"matches.triage": list(c.hit_triage)}})
+    if c.max_distance is not None:
+        conditions.append({"range": {"matches.distance": {"lte": c.max_distance}}})
+    return {"bool": {"filter": conditions}}
+
+
+def _es_query(c: Criteria) -> dict[str, Any]:
+    must = [{"bool": {"should": [_phrase(p) for p in group], "minimum_should_match": 1}} for group in c.groups]
+    filters: list[dict[str, Any]] = []
+    must_not: list[dict[str, Any]] = []
+    for name, values in c.keywords:
+        filters.append({"terms": {"contacts.value" if name == "contact" else name: list(values)}})
+    if c.on_hits:
+        filters.append({"nested": {"path": "matches", "query": _hit_filter(c)}})
+    if c.has_match is not None:
+        (filters if c.has_match else must_not).append({"nested": {"path": "matches", "query": {"match_all": {}}}})
+    if c.price_min is not None or c.price_max is not None:
+        bounds = {k: v for k, v in (("gte", c.price_min), ("lte", c.price_max)) if v is not None}
+        filters.append({"range": {"prices.amount": bounds}})
+    for field_name, op, value in c.ranges:
+        filters.append({"range": {field_name: {"gte" if op == ">=" else "lt": value}}})
+    return {"bool": {"must": must, "filter": filters, "must_not": must_not}}
+
+
+def _es_agg(name: str, c: Criteria) -> dict[str, Any]:
+    order = [{"_count": "desc"}, {"_key": "asc"}]
+    if name == "day":
+        return {"date_histogram": {"field": "first_seen", "calendar_interval": "day", "format": "yyyy-MM-dd",
+                                   "time_zone": "UTC", "min_doc_count": 1}}  # fmt: skip
+    if name == "org":  # listings per organisation, among the hits the query's hit filters allow
+        return {
+            "nested": {"path": "matches"},
+            "aggs": {"allowed": {"filter": _hit_filter(c), "aggs": {"org": {
+                "terms": {"field": "matches.org", "size": AGG_SIZE, "order": [{"listings": "desc"}, {"_key": "asc"}]},
+                "aggs": {"listings": {"reverse_nested": {}}},
+            }}}},
+        }  # fmt: skip
+    return {"terms": {"field": name, "size": AGG_SIZE, "order": order}}
+
+
+def _es_buckets(name: str, agg: dict[str, Any]) -> list[tuple[str, int]]:
+    if name == "day":
+        return [(b["key_as_string"], int(b["doc_count"])) for b in agg["buckets"]][-AGG_SIZE:]
+    if name == "org":
+        return [(b["key"], int(b["listings"]["doc_count"])) for b in agg["allowed"]["org"]["buckets"]]
+    return [(b["key"], int(b["doc_count"])) for b in agg["buckets"]]

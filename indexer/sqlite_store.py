@@ -1,5 +1,8 @@
 """The embedded default store: one SQLite file, WAL mode, FTS5 over CJK-bigram search text."""
 
+# ruff: noqa: S608 - SQL here is assembled from fixed table and column names and "?" placeholders
+# only; every value a user or a scraped page supplies is a bound parameter.
+
 from __future__ import annotations
 
 import json
@@ -17,10 +20,22 @@ from indexer.codec import (
     org_from_doc,
     org_to_doc,
 )
-from indexer.store import CLAIM_LEASE, SearchPage, SearchQuery, WriteResult
-from indexer.text import search_text, terms
-from pipeline.models import Hit, Listing, Organisation
+from indexer.query import Criteria, Phrase, criteria
+from indexer.store import (
+    AGG_SIZE,
+    CLAIM_LEASE,
+    SearchPage,
+    SearchQuery,
+    TriageEvent,
+    WriteResult,
+    decode_cursor,
+    encode_cursor,
+    iso_utc,
+)
+from indexer.text import search_text
+from pipeline.models import TRIAGE_STATES, Hit, Listing, Organisation, Triage
 
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS listings (
     id TEXT PRIMARY KEY,
@@ -29,11 +44,24 @@ CREATE TABLE IF NOT EXISTS listings (
     category TEXT NOT NULL,
     first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL,
-    doc TEXT NOT NULL
+    doc TEXT NOT NULL,
+    author TEXT NOT NULL DEFAULT '',
+    score REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS listings_category ON listings (category);
 CREATE INDEX IF NOT EXISTS listings_site ON listings (site);
-CREATE VIRTUAL TABLE IF NOT EXISTS listing_fts USING fts5 (id UNINDEXED, body, tokenize = 'unicode61');
+CREATE INDEX IF NOT EXISTS listings_last_seen ON listings (last_seen, id);
+CREATE INDEX IF NOT EXISTS listings_first_seen ON listings (first_seen, id);
+CREATE INDEX IF NOT EXISTS listings_score ON listings (score, id);
+-- rowid = listings.rowid: title and text as search terms (CJK bigrams), a column each
+CREATE VIRTUAL TABLE IF NOT EXISTS listing_text USING fts5 (
+    title, text, tokenize = 'unicode61 remove_diacritics 0'
+);
+CREATE TABLE IF NOT EXISTS listing_contacts (listing_id TEXT NOT NULL, value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS listing_contacts_value ON listing_contacts (value, listing_id);
+CREATE INDEX IF NOT EXISTS listing_contacts_listing ON listing_contacts (listing_id);
+CREATE TABLE IF NOT EXISTS listing_prices (listing_id TEXT NOT NULL, amount REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS listing_prices_listing ON listing_prices (listing_id, amount);
 CREATE TABLE IF NOT EXISTS hits (
     id TEXT PRIMARY KEY,
     org TEXT NOT NULL,
@@ -41,21 +69,46 @@ CREATE TABLE IF NOT EXISTS hits (
     alert_state TEXT NOT NULL,
     claimed_at TEXT,
     triage TEXT NOT NULL,
-    doc TEXT NOT NULL
+    doc TEXT NOT NULL,
+    distance INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS hits_org_state ON hits (org, alert_state);
-CREATE INDEX IF NOT EXISTS hits_listing ON hits (listing_id);
+CREATE INDEX IF NOT EXISTS hits_listing ON hits (listing_id, org);
+CREATE TABLE IF NOT EXISTS triage_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    hit_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    note TEXT NOT NULL,
+    who TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS triage_events_hit ON triage_events (hit_id, seq);
 CREATE TABLE IF NOT EXISTS orgs (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
 """
+# Stores written by schema 1 lack these columns and tables; they are added and filled on open.
+_UPGRADE_FROM_1 = (
+    "ALTER TABLE listings ADD COLUMN author TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE listings ADD COLUMN score REAL NOT NULL DEFAULT 0",
+    "ALTER TABLE hits ADD COLUMN distance INTEGER NOT NULL DEFAULT 0",
+    "UPDATE listings SET author = coalesce(json_extract(doc, '$.author'), ''), score = json_extract(doc, '$.score')",
+    "UPDATE hits SET distance = json_extract(doc, '$.distance')",
+    "DROP TABLE IF EXISTS listing_fts",
+)
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def fts_query(text: str) -> str:
-    # Every term quoted: user input never reaches FTS5 syntax, and terms are ANDed.
-    return " ".join('"' + t.replace('"', '""') + '"' for t in terms(text))
+def _fts_phrase(phrase: Phrase) -> str:
+    # Every term quoted: user input never reaches FTS5 syntax.
+    quoted = '"' + " ".join(t.replace('"', '""') for t in phrase.terms) + '"'
+    return f"{phrase.field} : {quoted}" if phrase.field else quoted
+
+
+def fts_match(groups: Sequence[Sequence[Phrase]]) -> str:
+    """Groups ANDed, phrases within a group ORed; a phrase without a field may be in either."""
+    return " AND ".join("(" + " OR ".join(_fts_phrase(p) for p in group) + ")" for group in groups)
 
 
 class SqliteStore:
@@ -66,7 +119,24 @@ class SqliteStore:
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        with self._transaction():
+            self._migrate()
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version >= SCHEMA_VERSION:
+            return
+        old = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'listings'").fetchone() is not None
+        if old:
+            for statement in _UPGRADE_FROM_1:
+                self._db.execute(statement)
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                self._db.execute(statement)
+        if old:  # search text, contacts and prices of listings stored before schema 2
+            for rowid, doc in self._db.execute("SELECT rowid, doc FROM listings").fetchall():
+                self._index_listing(rowid, listing_from_doc(json.loads(doc)), replace=False)
+        self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self._db.close()
@@ -76,35 +146,63 @@ class SqliteStore:
 
     # --- writes ---------------------------------------------------------------------------
 
+    def _index_listing(self, rowid: int, listing: Listing, *, replace: bool) -> None:
+        if replace:
+            self._db.execute("DELETE FROM listing_text WHERE rowid = ?", (rowid,))
+            self._db.execute("DELETE FROM listing_contacts WHERE listing_id = ?", (listing.id,))
+            self._db.execute("DELETE FROM listing_prices WHERE listing_id = ?", (listing.id,))
+        self._db.execute(
+            "INSERT INTO listing_text (rowid, title, text) VALUES (?, ?, ?)",
+            (rowid, search_text(listing.title), search_text(listing.text)),
+        )
+        if listing.contacts:
+            self._db.executemany(
+                "INSERT INTO listing_contacts VALUES (?, ?)", [(listing.id, c.value) for c in listing.contacts]
+            )
+        if listing.prices:
+            self._db.executemany(
+                "INSERT INTO listing_prices VALUES (?, ?)", [(listing.id, p.amount) for p in listing.prices]
+            )
+
     def upsert_listings(self, listings: Sequence[Listing]) -> WriteResult:
         with self._transaction():
             for listing in listings:
-                row = self._db.execute("SELECT first_seen FROM listings WHERE id = ?", (listing.id,)).fetchone()
+                row = self._db.execute("SELECT rowid, first_seen FROM listings WHERE id = ?", (listing.id,)).fetchone()
                 doc = listing_to_doc(listing)
+                first_seen, last_seen = _sortable_time(listing.first_seen), _sortable_time(listing.last_seen)
                 if row is not None:
-                    doc["first_seen"] = min(row[0], listing.first_seen)
-                self._db.execute(
-                    "INSERT INTO listings VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
-                    "source=excluded.source, site=excluded.site, category=excluded.category, "
-                    "first_seen=excluded.first_seen, last_seen=excluded.last_seen, doc=excluded.doc",
-                    (
-                        listing.id, listing.source, listing.site, listing.category,
-                        doc["first_seen"], listing.last_seen, json.dumps(doc, ensure_ascii=False),
-                    ),
+                    first_seen = min(row[1], first_seen)
+                    doc["first_seen"] = min(self._doc_first_seen(listing.id), listing.first_seen)
+                values = (
+                    listing.id, listing.source, listing.site, listing.category, first_seen, last_seen,
+                    json.dumps(doc, ensure_ascii=False), listing.author, listing.score,
                 )  # fmt: skip
-                self._db.execute("DELETE FROM listing_fts WHERE id = ?", (listing.id,))
-                self._db.execute(
-                    "INSERT INTO listing_fts (id, body) VALUES (?, ?)",
-                    (listing.id, search_text(listing.title, listing.text)),
-                )
+                if row is None:
+                    rowid = self._db.execute("INSERT INTO listings VALUES (?,?,?,?,?,?,?,?,?)", values).lastrowid
+                    assert rowid is not None
+                else:
+                    rowid = row[0]
+                    self._db.execute(
+                        "UPDATE listings SET source=?, site=?, category=?, first_seen=?, last_seen=?, doc=?,"
+                        " author=?, score=? WHERE rowid = ?",
+                        (*values[1:], rowid),
+                    )
+                self._index_listing(rowid, listing, replace=row is not None)
         return WriteResult(written=len(listings))
+
+    def _doc_first_seen(self, listing_id: str) -> str:
+        row = self._db.execute("SELECT json_extract(doc, '$.first_seen') FROM listings WHERE id = ?", (listing_id,))
+        return str(row.fetchone()[0])
 
     def upsert_hits(self, hits: Sequence[Hit]) -> WriteResult:
         with self._transaction():
             before = self._db.total_changes
             self._db.executemany(
-                "INSERT OR IGNORE INTO hits VALUES (?,?,?,?,NULL,?,?)",
-                [(h.id, h.org, h.listing_id, h.alert_state, h.triage, json.dumps(hit_to_doc(h))) for h in hits],
+                "INSERT OR IGNORE INTO hits VALUES (?,?,?,?,NULL,?,?,?)",
+                [
+                    (h.id, h.org, h.listing_id, h.alert_state, h.triage, json.dumps(hit_to_doc(h)), h.distance)
+                    for h in hits
+                ],
             )
             return WriteResult(written=self._db.total_changes - before)
 
@@ -128,11 +226,26 @@ class SqliteStore:
                 "UPDATE hits SET alert_state = 'sending', claimed_at = ? WHERE id = ?",
                 [(_now(), i) for i in ids],
             )
-        return [h for h in (self._get_hit(i) for i in ids) if h is not None]
+        return [h for h in (self.get_hit(i) for i in ids) if h is not None]
 
     def set_alert_state(self, hit_ids: Iterable[str], state: str) -> None:
         with self._transaction():
             self._db.executemany("UPDATE hits SET alert_state = ? WHERE id = ?", [(state, i) for i in hit_ids])
+
+    def triage(self, hit_ids: Sequence[str], status: Triage, *, note: str = "", who: str = "") -> list[TriageEvent]:
+        if status not in TRIAGE_STATES:
+            raise ValueError(f"triage status must be one of {', '.join(TRIAGE_STATES)}, got {status!r}")
+        at = datetime.now(UTC).isoformat(timespec="microseconds")
+        events = []
+        with self._transaction():
+            for hit_id in dict.fromkeys(hit_ids):
+                if self._db.execute("UPDATE hits SET triage = ? WHERE id = ?", (status, hit_id)).rowcount:
+                    self._db.execute(
+                        "INSERT INTO triage_events (hit_id, status, note, who, at) VALUES (?, ?, ?, ?, ?)",
+                        (hit_id, status, note, who, at),
+                    )
+                    events.append(TriageEvent(hit_id, status, note, who, at))
+        return events
 
     def _transaction(self) -> _Tx:
         return _Tx(self._db)
@@ -143,12 +256,25 @@ class SqliteStore:
         row = self._db.execute("SELECT doc FROM listings WHERE id = ?", (listing_id,)).fetchone()
         return listing_from_doc(json.loads(row[0])) if row else None
 
-    def _get_hit(self, hit_id: str) -> Hit | None:
+    def _with_prefix(self, table: str, prefix: str, limit: int) -> list[str]:
+        rows = self._db.execute(
+            f"SELECT id FROM {table} WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+            (prefix, prefix + "\U0010ffff", limit),
+        )
+        return [r[0] for r in rows]
+
+    def listing_ids_with_prefix(self, prefix: str, limit: int = 2) -> list[str]:
+        return self._with_prefix("listings", prefix, limit)
+
+    def hit_ids_with_prefix(self, prefix: str, limit: int = 2) -> list[str]:
+        return self._with_prefix("hits", prefix, limit)
+
+    def get_hit(self, hit_id: str) -> Hit | None:
         rows = self._hits("WHERE id = ?", (hit_id,))
         return rows[0] if rows else None
 
     def _hits(self, where: str, params: tuple[Any, ...]) -> list[Hit]:
-        sql = f"SELECT doc, alert_state, triage FROM hits {where} ORDER BY json_extract(doc, '$.distance'), id"  # noqa: S608
+        sql = f"SELECT doc, alert_state, triage FROM hits {where} ORDER BY distance, id"
         out = []
         for doc, state, triage in self._db.execute(sql, params):
             out.append(hit_from_doc({**json.loads(doc), "alert_state": state, "triage": triage}))
@@ -160,43 +286,117 @@ class SqliteStore:
     def hits_for_org(self, org: str) -> list[Hit]:
         return self._hits("WHERE org = ?", (org,))
 
+    def triage_history(self, hit_id: str) -> list[TriageEvent]:
+        rows = self._db.execute(
+            "SELECT hit_id, status, note, who, at FROM triage_events WHERE hit_id = ? ORDER BY seq", (hit_id,)
+        )
+        return [TriageEvent(*row) for row in rows]
+
     def list_orgs(self) -> list[Organisation]:
         rows = self._db.execute("SELECT doc FROM orgs ORDER BY name").fetchall()
         return [org_from_doc(json.loads(r[0])) for r in rows]
 
     def search(self, query: SearchQuery) -> SearchPage:
-        where, params = ["1=1"], []
-        if query.text.strip():
-            where.append("l.id IN (SELECT id FROM listing_fts WHERE listing_fts MATCH ?)")
-            params.append(fts_query(query.text) or '""')
-        for column in ("category", "site"):
-            value = getattr(query, column)
-            if value is not None:
-                where.append(f"l.{column} = ?")
-                params.append(value)
-        if query.org is not None:
-            where.append("EXISTS (SELECT 1 FROM hits h WHERE h.listing_id = l.id AND h.org = ?)")
-            params.append(query.org)
-        if query.has_match is not None:
-            exists = "EXISTS (SELECT 1 FROM hits h WHERE h.listing_id = l.id)"
-            where.append(exists if query.has_match else f"NOT {exists}")
-        clause = " AND ".join(where)
-        total = self._db.execute(f"SELECT count(*) FROM listings l WHERE {clause}", params).fetchone()[0]  # noqa: S608
+        c = criteria(query)
+        where, params = _where(c)
+        clause = " AND ".join(where) or "1=1"
+        total = self._db.execute(f"SELECT count(*) FROM listings l WHERE {clause}", params).fetchone()[0]
+        column = f"l.{query.sort}"
+        direction, beyond = ("DESC", "<") if query.descending else ("ASC", ">")
+        page_clause, page_params = clause, list(params)
+        if query.after is not None:
+            value, last_id = decode_cursor(query.after)
+            page_clause += f" AND ({column} {beyond} ? OR ({column} = ? AND l.id > ?))"
+            page_params += [value, value, last_id]
         rows = self._db.execute(
-            f"SELECT doc FROM listings l WHERE {clause} ORDER BY l.last_seen DESC, l.id LIMIT ? OFFSET ?",  # noqa: S608
-            [*params, query.limit, query.offset],
+            f"SELECT doc, {column}, l.id FROM listings l WHERE {page_clause}"
+            f" ORDER BY {column} {direction}, l.id LIMIT ? OFFSET ?",
+            [*page_params, query.limit, query.offset],
         ).fetchall()
-        by_category = dict(
-            self._db.execute(
-                f"SELECT category, count(*) FROM listings l WHERE {clause} GROUP BY category",  # noqa: S608
-                params,
-            ).fetchall()
-        )
+        next_after = encode_cursor(rows[-1][1:]) if rows and len(rows) == query.limit else None
         return SearchPage(
             total=int(total),
             listings=[listing_from_doc(json.loads(r[0])) for r in rows],
-            by_category=by_category,
+            aggregations={name: self._aggregate(name, c, clause, params) for name in query.aggregations},
+            next_after=next_after,
         )
+
+    def _aggregate(self, name: str, c: Criteria, clause: str, params: list[Any]) -> list[tuple[str, int]]:
+        if name == "org":
+            conditions, hit_params = _hit_conditions(c, "h")
+            sql = (
+                f"SELECT h.org, count(DISTINCT h.listing_id) FROM hits h JOIN listings l ON l.id = h.listing_id"
+                f" WHERE {' AND '.join([clause, *conditions])} GROUP BY h.org ORDER BY 2 DESC, 1 LIMIT {AGG_SIZE}"
+            )
+            rows = self._db.execute(sql, [*params, *hit_params]).fetchall()
+        elif name == "day":
+            sql = (
+                f"SELECT substr(l.first_seen, 1, 10) AS day, count(*) FROM listings l WHERE {clause}"
+                f" GROUP BY day ORDER BY day DESC LIMIT {AGG_SIZE}"
+            )
+            rows = sorted(self._db.execute(sql, params).fetchall())
+        else:
+            sql = (
+                f"SELECT l.{name}, count(*) FROM listings l WHERE {clause}"
+                f" GROUP BY l.{name} ORDER BY 2 DESC, 1 LIMIT {AGG_SIZE}"
+            )
+            rows = self._db.execute(sql, params).fetchall()
+        return [(str(key), int(count)) for key, count in rows]
+
+
+def _sortable_time(value: str) -> str:
+    try:
+        return iso_utc(value)
+    except ValueError:
+        return value
+
+
+def _hit_conditions(c: Criteria, alias: str) -> tuple[list[str], list[Any]]:
+    conditions: list[str] = []
+    params: list[Any] = []
+    for column, values in (("org", c.hit_orgs), ("triage", c.hit_triage)):
+        if values is not None:
+            conditions.append(f"{alias}.{column} IN ({','.join('?' * len(values))})")
+            params += values
+    if c.max_distance is not None:
+        conditions.append(f"{alias}.distance <= ?")
+        params.append(c.max_distance)
+    return conditions, params
+
+
+def _where(c: Criteria) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    if c.groups:
+        where.append("l.rowid IN (SELECT rowid FROM listing_text WHERE listing_text MATCH ?)")
+        params.append(fts_match(c.groups))
+    for name, values in c.keywords:
+        marks = ",".join("?" * len(values))
+        if name == "contact":
+            where.append(
+                f"EXISTS (SELECT 1 FROM listing_contacts lc WHERE lc.listing_id = l.id AND lc.value IN ({marks}))"
+            )
+        else:
+            where.append(f"l.{name} IN ({marks})")
+        params += values
+    if c.on_hits:
+        conditions, hit_params = _hit_conditions(c, "hx")
+        where.append(f"EXISTS (SELECT 1 FROM hits hx WHERE hx.listing_id = l.id AND {' AND '.join(conditions)})")
+        params += hit_params
+    if c.has_match is not None:
+        exists = "EXISTS (SELECT 1 FROM hits hm WHERE hm.listing_id = l.id)"
+        where.append(exists if c.has_match else f"NOT {exists}")
+    if c.price_min is not None or c.price_max is not None:
+        low = c.price_min if c.price_min is not None else float("-inf")
+        high = c.price_max if c.price_max is not None else float("inf")
+        where.append(
+            "EXISTS (SELECT 1 FROM listing_prices lp WHERE lp.listing_id = l.id AND lp.amount BETWEEN ? AND ?)"
+        )
+        params += [low, high]
+    for field_name, op, value in c.ranges:
+        where.append(f"l.{field_name} {op} ?")
+        params.append(value)
+    return where, params
 
 
 class _Tx:

@@ -2,33 +2,111 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
-from pipeline.models import Category, Hit, Listing, Organisation
+from pipeline.models import Category, Hit, Listing, Organisation, Triage
 
 # A hit left in `sending` by a dispatcher that died is claimable again after this long.
 CLAIM_LEASE = timedelta(minutes=10)
 
 
+SORTS = ("last_seen", "first_seen", "score")
+AGGREGATIONS = ("category", "site", "org", "day")
+AGG_SIZE = 50  # buckets per aggregation (largest first; days: the most recent)
+
+
 @dataclass(frozen=True)
 class SearchQuery:
-    text: str = ""  # all words must occur (CJK matched by bigrams)
+    """What an analyst asks. Every filter narrows (AND); `text` is the query language of
+    indexer/query.py, whose field:value filters add to the ones here."""
+
+    text: str = ""
     category: Category | None = None
     site: str | None = None
+    source: str | None = None
     org: str | None = None  # listings with a hit for this organisation
     has_match: bool | None = None
+    max_distance: int | None = None  # listings with a hit at most this many pHash bits away
+    triage: Triage | None = None  # listings with a hit in this triage state
+    contact: str | None = None  # a seller contact, exactly as normalised (QQ number, handle, ...)
+    price_min: float | None = None  # some price of the listing within [min, max], any currency
+    price_max: float | None = None
+    first_seen_from: str | None = None  # ISO 8601; "from" inclusive, "to" exclusive
+    first_seen_to: str | None = None
+    last_seen_from: str | None = None
+    last_seen_to: str | None = None
+    sort: str = "last_seen"  # one of SORTS; ties broken by id
+    descending: bool = True
     limit: int = 20
     offset: int = 0
+    after: str | None = None  # the `next_after` cursor of the previous page (deep pages)
+    aggregations: tuple[str, ...] = ("category",)
+
+    def __post_init__(self) -> None:
+        if self.sort not in SORTS:
+            raise ValueError(f"sort must be one of {', '.join(SORTS)}, got {self.sort!r}")
+        unknown = set(self.aggregations) - set(AGGREGATIONS)
+        if unknown:
+            raise ValueError(f"aggregations must be among {', '.join(AGGREGATIONS)}, got {sorted(unknown)}")
+        if self.limit < 0 or self.offset < 0:
+            raise ValueError("limit and offset must be >= 0")
+        if self.after is not None and self.offset:
+            raise ValueError("use either offset or after, not both")
 
 
 @dataclass(frozen=True)
 class SearchPage:
     total: int
     listings: list[Listing]
-    by_category: dict[str, int] = field(default_factory=dict)
+    # name -> [(key, listings)], largest first (day: by date)
+    aggregations: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    next_after: str | None = None  # pass as `after` for the page behind this one
+
+    @property
+    def by_category(self) -> dict[str, int]:
+        return dict(self.aggregations.get("category", []))
+
+
+@dataclass(frozen=True)
+class TriageEvent:
+    hit_id: str
+    status: Triage
+    note: str
+    who: str
+    at: str  # ISO 8601 UTC
+
+
+def iso_utc(value: str) -> str:
+    """A date or datetime from a user or a record as `YYYY-MM-DDTHH:MM:SS+00:00`, the one form
+    both stores compare correctly (SQLite compares these as text)."""
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(f"not an ISO 8601 date or time: {value!r} (e.g. 2026-11-01 or 2026-11-01T08:00:00Z)") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def encode_cursor(values: Sequence[object]) -> str:
+    """An opaque, URL-safe cursor from a store's own sort values."""
+    return base64.urlsafe_b64encode(json.dumps(list(values), separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"not a cursor from a previous page: {cursor[:40]!r}") from exc
+    if not isinstance(values, list) or len(values) != 2:
+        raise ValueError(f"not a cursor from a previous page: {cursor[:40]!r}")
+    return values
 
 
 @dataclass(frozen=True)
@@ -49,6 +127,14 @@ class Store(Protocol):
 
     def get_listing(self, listing_id: str) -> Listing | None: ...
 
+    def listing_ids_with_prefix(self, prefix: str, limit: int = 2) -> list[str]:
+        """Ids starting with `prefix` (what `search` prints), sorted; `limit` bounds the answer."""
+        ...
+
+    def get_hit(self, hit_id: str) -> Hit | None: ...
+
+    def hit_ids_with_prefix(self, prefix: str, limit: int = 2) -> list[str]: ...
+
     def hits_for_listing(self, listing_id: str) -> list[Hit]: ...
 
     def hits_for_org(self, org: str) -> list[Hit]: ...
@@ -65,6 +151,14 @@ class Store(Protocol):
         ...
 
     def set_alert_state(self, hit_ids: Iterable[str], state: str) -> None: ...
+
+    def triage(self, hit_ids: Sequence[str], status: Triage, *, note: str = "", who: str = "") -> list[TriageEvent]:
+        """Set the triage state of hits and record one event per hit; unknown ids are skipped."""
+        ...
+
+    def triage_history(self, hit_id: str) -> list[TriageEvent]:
+        """Every triage event of a hit, oldest first."""
+        ...
 
     def refresh(self) -> None:
         """Make all writes visible to search (a no-op where they already are)."""

@@ -10,6 +10,7 @@ Category = Literal["face_data_sale", "over_face_tool", "tutorial", "benign"]
 CATEGORIES: tuple[Category, ...] = ("face_data_sale", "over_face_tool", "tutorial", "benign")
 AlertState = Literal["pending", "sending", "sent", "suppressed"]
 Triage = Literal["new", "confirmed", "false_positive", "resolved"]
+TRIAGE_STATES: tuple[Triage, ...] = ("new", "confirmed", "false_positive", "resolved")
 Region = Literal["whole", "mirror", "tile", "face"]
 Box = tuple[int, int, int, int]  # left, top, right, bottom in original-image pixels
 

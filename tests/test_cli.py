@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from bioleak.demo.run import run_demo
 from bioleak.output import safe_text
 
 COMMANDS = [
-    [], ["demo"], ["search"], ["show"], ["crawl"], ["hash"], ["match"], ["registry"], ["registry", "add"],
+    [], ["demo"], ["search"], ["show"], ["triage"], ["crawl"], ["hash"], ["match"], ["registry"], ["registry", "add"],
     ["registry", "import"], ["registry", "export"], ["registry", "list"], ["registry", "remove"], ["registry", "stats"],
     ["org"], ["org", "add"], ["org", "list"], ["alerts"], ["alerts", "run"],
     ["sources"], ["sources", "list"], ["sources", "check"],
@@ -66,9 +67,52 @@ def test_show_by_prefix(workspace: Path, capsys: pytest.CaptureFixture[str]) -> 
     [row] = [json.loads(line) for line in out.splitlines()]
     listing_id = row["id"]
     code, out, _ = run(capsys, "--data-dir", str(workspace), "show", listing_id[:12])
-    assert code == 0 and listing_id in out and "HIT pixelpay/pix-c99" in out and "HIT acme-bank/acme-0004" in out
+    assert code == 0 and listing_id in out
+    assert re.search(r"HIT [0-9a-f]{12} pixelpay/pix-c99 ", out) and re.search(
+        r"HIT [0-9a-f]{12} acme-bank/acme-0004", out
+    )
     code, _, err = run(capsys, "--data-dir", str(workspace), "show", "ffffffffffff")
     assert code == 2 and "no listing" in err
+    code, _, err = run(capsys, "--data-dir", str(workspace), "show", "")
+    assert code == 2 and "ambiguous" in err
+
+
+def test_search_filters_aggregations_and_cursor(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = ["--data-dir", str(workspace)]
+    code, out, _ = run(capsys, *data, "search", "--limit", "3", "--agg", "site", "--agg", "org")
+    assert code == 0 and "by site: " in out and "by org: acme-bank " in out
+    cursor = re.search(r"next page: --after (\S+)", out)
+    assert cursor is not None
+    first = [line.split()[0] for line in out.splitlines()[1:4]]
+    code, out, _ = run(capsys, *data, "search", "--limit", "3", "--after", cursor.group(1), "--json")
+    second = [json.loads(line)["id"][:12] for line in out.splitlines()]
+    assert code == 0 and len(second) == 3 and not set(first) & set(second)
+    code, out, _ = run(
+        capsys, *data, "search", "category:face_data_sale OR category:tutorial", "--json", "--agg", "day"
+    )
+    *rows, summary = [json.loads(line) for line in out.splitlines()]
+    assert {r["category"] for r in rows} <= {"face_data_sale", "tutorial"} and summary["total"] == len(rows)
+    assert summary["aggregations"]["day"] and summary["aggregations"]["category"]
+    code, _, err = run(capsys, *data, "search", "category:selling")
+    assert code == 2 and "category:selling is not one of" in err
+    code, _, err = run(capsys, *data, "search", "--since", "yesterday")
+    assert code == 2 and "not an ISO 8601" in err
+
+
+def test_triage_by_hit_prefix_is_kept_and_shown(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = ["--data-dir", str(workspace)]
+    _, out, _ = run(capsys, *data, "search", "--org", "pixelpay", "--json")
+    hit = next(h for row in map(json.loads, out.splitlines()) for h in row["hits"] if h["org"] == "pixelpay")
+    code, out, _ = run(capsys, *data, "triage", hit["id"][:12], "--status", "false_positive", "--note", "stock photo",
+                       "--who", "ana")  # fmt: skip
+    assert code == 0 and f"{hit['id'][:12]} pixelpay/" in out and "new -> false_positive" in out
+    code, out, _ = run(capsys, *data, "search", "--triage", "false_positive", "--json")
+    assert code == 0 and [json.loads(line)["id"] for line in out.splitlines()] == [hit["listing_id"]]
+    code, out, _ = run(capsys, *data, "show", hit["listing_id"][:12])
+    assert "[false_positive, alert" in out and "false_positive by ana: stock photo" in out
+    code, _, err = run(capsys, *data, "triage", "ffffffffffff", "--status", "confirmed")
+    assert code == 2 and "no hit or listing" in err
+    run(capsys, *data, "triage", hit["id"], "--status", "confirmed", "--note", "second look")  # back for other tests
 
 
 def test_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
