@@ -44,24 +44,30 @@ CREATE TABLE IF NOT EXISTS listings (
     category TEXT NOT NULL,
     first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL,
-    doc TEXT NOT NULL,
     author TEXT NOT NULL DEFAULT '',
-    score REAL NOT NULL DEFAULT 0
+    score REAL NOT NULL DEFAULT 0,
+    first_day TEXT NOT NULL DEFAULT ''  -- YYYY-MM-DD of first_seen (UTC), for the day aggregation
 );
+-- The full record, apart: filters, sorts and aggregations then read a narrow table that stays
+-- in cache (at 200k listings, sorting 64k text matches went from 190 ms to a few ms).
+CREATE TABLE IF NOT EXISTS listing_docs (listing INTEGER PRIMARY KEY, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS listings_category ON listings (category);
 CREATE INDEX IF NOT EXISTS listings_site ON listings (site);
 CREATE INDEX IF NOT EXISTS listings_last_seen ON listings (last_seen, id);
 CREATE INDEX IF NOT EXISTS listings_first_seen ON listings (first_seen, id);
 CREATE INDEX IF NOT EXISTS listings_score ON listings (score, id);
+CREATE INDEX IF NOT EXISTS listings_first_day ON listings (first_day);
 -- rowid = listings.rowid: title and text as search terms (CJK bigrams), a column each
 CREATE VIRTUAL TABLE IF NOT EXISTS listing_text USING fts5 (
     title, text, tokenize = 'unicode61 remove_diacritics 0'
 );
-CREATE TABLE IF NOT EXISTS listing_contacts (listing_id TEXT NOT NULL, value TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS listing_contacts_value ON listing_contacts (value, listing_id);
-CREATE INDEX IF NOT EXISTS listing_contacts_listing ON listing_contacts (listing_id);
-CREATE TABLE IF NOT EXISTS listing_prices (listing_id TEXT NOT NULL, amount REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS listing_prices_listing ON listing_prices (listing_id, amount);
+-- keyed by listings.rowid, which grows with each new listing: appends, not random page writes
+CREATE TABLE IF NOT EXISTS listing_contacts (listing INTEGER NOT NULL, value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS listing_contacts_value ON listing_contacts (value, listing);
+CREATE INDEX IF NOT EXISTS listing_contacts_listing ON listing_contacts (listing);
+CREATE TABLE IF NOT EXISTS listing_prices (listing INTEGER NOT NULL, amount REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS listing_prices_listing ON listing_prices (listing);
+CREATE INDEX IF NOT EXISTS listing_prices_amount ON listing_prices (amount, listing);
 CREATE TABLE IF NOT EXISTS hits (
     id TEXT PRIMARY KEY,
     org TEXT NOT NULL,
@@ -74,6 +80,7 @@ CREATE TABLE IF NOT EXISTS hits (
 );
 CREATE INDEX IF NOT EXISTS hits_org_state ON hits (org, alert_state);
 CREATE INDEX IF NOT EXISTS hits_listing ON hits (listing_id, org);
+CREATE INDEX IF NOT EXISTS hits_org_distance ON hits (org, distance, listing_id);
 CREATE TABLE IF NOT EXISTS triage_events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     hit_id TEXT NOT NULL,
@@ -89,9 +96,14 @@ CREATE TABLE IF NOT EXISTS orgs (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
 _UPGRADE_FROM_1 = (
     "ALTER TABLE listings ADD COLUMN author TEXT NOT NULL DEFAULT ''",
     "ALTER TABLE listings ADD COLUMN score REAL NOT NULL DEFAULT 0",
+    "ALTER TABLE listings ADD COLUMN first_day TEXT NOT NULL DEFAULT ''",
     "ALTER TABLE hits ADD COLUMN distance INTEGER NOT NULL DEFAULT 0",
-    "UPDATE listings SET author = coalesce(json_extract(doc, '$.author'), ''), score = json_extract(doc, '$.score')",
+    "UPDATE listings SET author = coalesce(json_extract(doc, '$.author'), ''), score = json_extract(doc, '$.score'),"
+    " first_day = substr(first_seen, 1, 10)",
     "UPDATE hits SET distance = json_extract(doc, '$.distance')",
+    "CREATE TABLE listing_docs (listing INTEGER PRIMARY KEY, doc TEXT NOT NULL)",
+    "INSERT INTO listing_docs SELECT rowid, doc FROM listings",
+    "ALTER TABLE listings DROP COLUMN doc",
     "DROP TABLE IF EXISTS listing_fts",
 )
 
@@ -119,6 +131,11 @@ class SqliteStore:
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        # Listing ids are hashes, so index inserts land on random pages: a cache that holds the
+        # indexes keeps writes at full speed past 100k listings (default: 2 MiB).
+        self._db.execute("PRAGMA cache_size = -131072")
+        # Fewer, larger checkpoints (each one syncs the file): up to ~40 MiB of WAL between them.
+        self._db.execute("PRAGMA wal_autocheckpoint = 10000")
         with self._transaction():
             self._migrate()
 
@@ -134,7 +151,7 @@ class SqliteStore:
             if statement.strip():
                 self._db.execute(statement)
         if old:  # search text, contacts and prices of listings stored before schema 2
-            for rowid, doc in self._db.execute("SELECT rowid, doc FROM listings").fetchall():
+            for rowid, doc in self._db.execute("SELECT listing, doc FROM listing_docs").fetchall():
                 self._index_listing(rowid, listing_from_doc(json.loads(doc)), replace=False)
         self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -147,52 +164,73 @@ class SqliteStore:
     # --- writes ---------------------------------------------------------------------------
 
     def _index_listing(self, rowid: int, listing: Listing, *, replace: bool) -> None:
+        self._index_many([(rowid, listing)], replace=replace)
+
+    def _index_many(self, rows: Sequence[tuple[int, Listing]], *, replace: bool) -> None:
+        """Search terms, contacts and prices of listings, by rowid."""
         if replace:
-            self._db.execute("DELETE FROM listing_text WHERE rowid = ?", (rowid,))
-            self._db.execute("DELETE FROM listing_contacts WHERE listing_id = ?", (listing.id,))
-            self._db.execute("DELETE FROM listing_prices WHERE listing_id = ?", (listing.id,))
-        self._db.execute(
+            self._db.executemany("DELETE FROM listing_text WHERE rowid = ?", [(r,) for r, _ in rows])
+            self._db.executemany("DELETE FROM listing_contacts WHERE listing = ?", [(r,) for r, _ in rows])
+            self._db.executemany("DELETE FROM listing_prices WHERE listing = ?", [(r,) for r, _ in rows])
+        self._db.executemany(
             "INSERT INTO listing_text (rowid, title, text) VALUES (?, ?, ?)",
-            (rowid, search_text(listing.title), search_text(listing.text)),
+            [(r, search_text(x.title), search_text(x.text)) for r, x in rows],
         )
-        if listing.contacts:
-            self._db.executemany(
-                "INSERT INTO listing_contacts VALUES (?, ?)", [(listing.id, c.value) for c in listing.contacts]
-            )
-        if listing.prices:
-            self._db.executemany(
-                "INSERT INTO listing_prices VALUES (?, ?)", [(listing.id, p.amount) for p in listing.prices]
-            )
+        self._db.executemany(
+            "INSERT INTO listing_contacts VALUES (?, ?)", [(r, c.value) for r, x in rows for c in x.contacts]
+        )
+        self._db.executemany(
+            "INSERT INTO listing_prices VALUES (?, ?)", [(r, p.amount) for r, x in rows for p in x.prices]
+        )
+
+    def _rows_by_id(self, sql: str, ids: Sequence[str]) -> list[Any]:
+        out: list[Any] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            out += self._db.execute(sql.format(marks=",".join("?" * len(chunk))), chunk).fetchall()
+        return out
 
     def upsert_listings(self, listings: Sequence[Listing]) -> WriteResult:
+        batch = list({x.id: x for x in listings}.values())  # the same id twice in a batch: the last wins
         with self._transaction():
-            for listing in listings:
-                row = self._db.execute("SELECT rowid, first_seen FROM listings WHERE id = ?", (listing.id,)).fetchone()
-                doc = listing_to_doc(listing)
-                first_seen, last_seen = _sortable_time(listing.first_seen), _sortable_time(listing.last_seen)
-                if row is not None:
-                    first_seen = min(row[1], first_seen)
-                    doc["first_seen"] = min(self._doc_first_seen(listing.id), listing.first_seen)
-                values = (
-                    listing.id, listing.source, listing.site, listing.category, first_seen, last_seen,
-                    json.dumps(doc, ensure_ascii=False), listing.author, listing.score,
-                )  # fmt: skip
-                if row is None:
-                    rowid = self._db.execute("INSERT INTO listings VALUES (?,?,?,?,?,?,?,?,?)", values).lastrowid
-                    assert rowid is not None
+            existing = {
+                row[0]: row[1:]
+                for row in self._rows_by_id(
+                    "SELECT l.id, l.rowid, l.first_seen, json_extract(d.doc, '$.first_seen') FROM listings l"
+                    " JOIN listing_docs d ON d.listing = l.rowid WHERE l.id IN ({marks})",
+                    [x.id for x in batch],
+                )
+            }
+            inserts, updates, docs = [], [], {}
+            for x in batch:
+                doc = listing_to_doc(x)
+                first_seen, last_seen = _sortable_time(x.first_seen), _sortable_time(x.last_seen)
+                old = existing.get(x.id)
+                if old is not None:  # first sight is kept
+                    first_seen, doc["first_seen"] = min(old[1], first_seen), min(old[2], x.first_seen)
+                docs[x.id] = json.dumps(doc, ensure_ascii=False)
+                values = (x.source, x.site, x.category, first_seen, last_seen, x.author, x.score, first_seen[:10])
+                if old is None:
+                    inserts.append((x.id, *values))
                 else:
-                    rowid = row[0]
-                    self._db.execute(
-                        "UPDATE listings SET source=?, site=?, category=?, first_seen=?, last_seen=?, doc=?,"
-                        " author=?, score=? WHERE rowid = ?",
-                        (*values[1:], rowid),
-                    )
-                self._index_listing(rowid, listing, replace=row is not None)
-        return WriteResult(written=len(listings))
-
-    def _doc_first_seen(self, listing_id: str) -> str:
-        row = self._db.execute("SELECT json_extract(doc, '$.first_seen') FROM listings WHERE id = ?", (listing_id,))
-        return str(row.fetchone()[0])
+                    updates.append((*values, old[0]))
+            self._db.executemany("INSERT INTO listings VALUES (?,?,?,?,?,?,?,?,?)", inserts)
+            self._db.executemany(
+                "UPDATE listings SET source=?, site=?, category=?, first_seen=?, last_seen=?, author=?, score=?,"
+                " first_day=? WHERE rowid = ?",
+                updates,
+            )
+            rowids = dict(
+                self._rows_by_id("SELECT id, rowid FROM listings WHERE id IN ({marks})", [row[0] for row in inserts])
+            )
+            rowids.update((i, old[0]) for i, old in existing.items())
+            self._db.executemany(
+                "INSERT OR REPLACE INTO listing_docs VALUES (?, ?)", [(rowids[i], doc) for i, doc in docs.items()]
+            )
+            by_id = {x.id: x for x in batch}
+            self._index_many([(existing[i][0], by_id[i]) for i in existing], replace=True)
+            self._index_many([(rowids[row[0]], by_id[row[0]]) for row in inserts], replace=False)
+        return WriteResult(written=len(batch))
 
     def upsert_hits(self, hits: Sequence[Hit]) -> WriteResult:
         with self._transaction():
@@ -253,7 +291,9 @@ class SqliteStore:
     # --- reads ----------------------------------------------------------------------------
 
     def get_listing(self, listing_id: str) -> Listing | None:
-        row = self._db.execute("SELECT doc FROM listings WHERE id = ?", (listing_id,)).fetchone()
+        row = self._db.execute(
+            "SELECT d.doc FROM listings l JOIN listing_docs d ON d.listing = l.rowid WHERE l.id = ?", (listing_id,)
+        ).fetchone()
         return listing_from_doc(json.loads(row[0])) if row else None
 
     def _with_prefix(self, table: str, prefix: str, limit: int) -> list[str]:
@@ -300,7 +340,11 @@ class SqliteStore:
         c = criteria(query)
         where, params = _where(c)
         clause = " AND ".join(where) or "1=1"
-        total = self._db.execute(f"SELECT count(*) FROM listings l WHERE {clause}", params).fetchone()[0]
+        aggregations = {name: self._aggregate(name, c, clause, params) for name in query.aggregations}
+        if "category" in aggregations:  # every listing has one category: their counts add up to the total
+            total = sum(count for _, count in aggregations["category"])
+        else:
+            total = self._db.execute(f"SELECT count(*) FROM listings l WHERE {clause}", params).fetchone()[0]
         column = f"l.{query.sort}"
         direction, beyond = ("DESC", "<") if query.descending else ("ASC", ">")
         page_clause, page_params = clause, list(params)
@@ -308,31 +352,38 @@ class SqliteStore:
             value, last_id = decode_cursor(query.after)
             page_clause += f" AND ({column} {beyond} ? OR ({column} = ? AND l.id > ?))"
             page_params += [value, value, last_id]
+        # Many matches: walk the sort's index and stop at the page (sorting them all costs more);
+        # few: fetch them and sort. The crossover measured at 200k listings is far below 2,000.
+        walk = f" INDEXED BY listings_{query.sort}" if total > 2000 else ""
         rows = self._db.execute(
-            f"SELECT doc, {column}, l.id FROM listings l WHERE {page_clause}"
+            f"SELECT l.rowid, {column}, l.id FROM listings l{walk} WHERE {page_clause}"
             f" ORDER BY {column} {direction}, l.id LIMIT ? OFFSET ?",
             [*page_params, query.limit, query.offset],
         ).fetchall()
         next_after = encode_cursor(rows[-1][1:]) if rows and len(rows) == query.limit else None
+        docs = dict(self._rows_by_id("SELECT listing, doc FROM listing_docs WHERE listing IN ({marks})",
+                                     [r[0] for r in rows]))  # fmt: skip
         return SearchPage(
             total=int(total),
-            listings=[listing_from_doc(json.loads(r[0])) for r in rows],
-            aggregations={name: self._aggregate(name, c, clause, params) for name in query.aggregations},
+            listings=[listing_from_doc(json.loads(docs[r[0]])) for r in rows],
+            aggregations=aggregations,
             next_after=next_after,
         )
 
     def _aggregate(self, name: str, c: Criteria, clause: str, params: list[Any]) -> list[tuple[str, int]]:
         if name == "org":
             conditions, hit_params = _hit_conditions(c, "h")
+            if clause != "1=1":
+                conditions.append(f"h.listing_id IN (SELECT l.id FROM listings l WHERE {clause})")
             sql = (
-                f"SELECT h.org, count(DISTINCT h.listing_id) FROM hits h JOIN listings l ON l.id = h.listing_id"
-                f" WHERE {' AND '.join([clause, *conditions])} GROUP BY h.org ORDER BY 2 DESC, 1 LIMIT {AGG_SIZE}"
+                f"SELECT h.org, count(DISTINCT h.listing_id) FROM hits h WHERE {' AND '.join(conditions) or '1=1'}"
+                f" GROUP BY h.org ORDER BY 2 DESC, 1 LIMIT {AGG_SIZE}"
             )
-            rows = self._db.execute(sql, [*params, *hit_params]).fetchall()
+            rows = self._db.execute(sql, [*hit_params, *params]).fetchall()
         elif name == "day":
             sql = (
-                f"SELECT substr(l.first_seen, 1, 10) AS day, count(*) FROM listings l WHERE {clause}"
-                f" GROUP BY day ORDER BY day DESC LIMIT {AGG_SIZE}"
+                f"SELECT l.first_day, count(*) FROM listings l WHERE {clause}"
+                f" GROUP BY l.first_day ORDER BY l.first_day DESC LIMIT {AGG_SIZE}"
             )
             rows = sorted(self._db.execute(sql, params).fetchall())
         else:
@@ -365,6 +416,8 @@ def _hit_conditions(c: Criteria, alias: str) -> tuple[list[str], list[Any]]:
 
 
 def _where(c: Criteria) -> tuple[list[str], list[Any]]:
+    """Conditions on `listings l`. Conditions on other tables are `l.id IN (subquery)`, so SQLite
+    starts from the few matching rows of that table's index instead of probing every listing."""
     where: list[str] = []
     params: list[Any] = []
     if c.groups:
@@ -373,25 +426,20 @@ def _where(c: Criteria) -> tuple[list[str], list[Any]]:
     for name, values in c.keywords:
         marks = ",".join("?" * len(values))
         if name == "contact":
-            where.append(
-                f"EXISTS (SELECT 1 FROM listing_contacts lc WHERE lc.listing_id = l.id AND lc.value IN ({marks}))"
-            )
+            where.append(f"l.rowid IN (SELECT listing FROM listing_contacts WHERE value IN ({marks}))")
         else:
             where.append(f"l.{name} IN ({marks})")
         params += values
     if c.on_hits:
         conditions, hit_params = _hit_conditions(c, "hx")
-        where.append(f"EXISTS (SELECT 1 FROM hits hx WHERE hx.listing_id = l.id AND {' AND '.join(conditions)})")
+        where.append(f"l.id IN (SELECT hx.listing_id FROM hits hx WHERE {' AND '.join(conditions)})")
         params += hit_params
     if c.has_match is not None:
-        exists = "EXISTS (SELECT 1 FROM hits hm WHERE hm.listing_id = l.id)"
-        where.append(exists if c.has_match else f"NOT {exists}")
+        where.append(("" if c.has_match else "NOT ") + "l.id IN (SELECT listing_id FROM hits)")
     if c.price_min is not None or c.price_max is not None:
         low = c.price_min if c.price_min is not None else float("-inf")
         high = c.price_max if c.price_max is not None else float("inf")
-        where.append(
-            "EXISTS (SELECT 1 FROM listing_prices lp WHERE lp.listing_id = l.id AND lp.amount BETWEEN ? AND ?)"
-        )
+        where.append("l.rowid IN (SELECT listing FROM listing_prices WHERE amount BETWEEN ? AND ?)")
         params += [low, high]
     for field_name, op, value in c.ranges:
         where.append(f"l.{field_name} {op} ?")

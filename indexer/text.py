@@ -9,17 +9,18 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_TOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+|[^\W_]+", re.UNICODE)
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_TOKEN = re.compile(r"([\u3400-\u9fff\uf900-\ufaff]+)|([^\W_]+)", re.UNICODE)
 
 
 def terms(text: str) -> list[str]:
     out: list[str] = []
-    for run in _TOKEN.findall(unicodedata.normalize("NFKC", text).lower()):
-        if _CJK.match(run):
-            out.extend([run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)])
+    for cjk, word in _TOKEN.findall(unicodedata.normalize("NFKC", text).lower()):
+        if word:
+            out.append(word)
+        elif len(cjk) == 1:
+            out.append(cjk)
         else:
-            out.append(run)
+            out += [cjk[i : i + 2] for i in range(len(cjk) - 1)]
     return out
 
 
