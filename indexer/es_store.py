@@ -10,13 +10,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from elastic_transport import TransportError
-from elasticsearch import ConflictError, Elasticsearch, NotFoundError, helpers
+from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError, helpers
 
 from indexer.codec import hit_from_doc, hit_to_doc, listing_from_doc, listing_to_doc, org_from_doc, org_to_doc
 from indexer.query import Criteria, Phrase, QueryError, criteria
@@ -29,10 +29,12 @@ from indexer.store import (
     WriteResult,
     decode_cursor,
     encode_cursor,
+    iso_utc,
 )
 from indexer.text import search_text
 from pipeline.models import TRIAGE_STATES, Hit, Listing, Organisation, Triage, sha256_hex
 
+T = TypeVar("T")
 SCHEMA_VERSION = 1
 KINDS = ("listings", "hits", "orgs", "triage")
 BULK_CHUNK = 500
@@ -83,7 +85,9 @@ class ElasticsearchStore:
 
     # --- writes ---------------------------------------------------------------------------
 
-    def _bulk(self, actions: Iterable[dict[str, Any]], *, conflicts_ok: bool = False) -> WriteResult:
+    def _bulk(
+        self, actions: Iterable[dict[str, Any]], *, conflicts_ok: bool = False, conflicted: list[str] | None = None
+    ) -> WriteResult:
         """Every action is written, or counted and reported as failed; none is dropped silently.
 
         Documents Elasticsearch rejects (mapping errors) fail alone. While the server is
@@ -116,6 +120,8 @@ class ElasticsearchStore:
                         written += 1 if result.get("result") != "noop" else 0
                     elif conflicts_ok and status == 409:
                         continue  # already there: idempotent create
+                    elif conflicted is not None and status == 409:
+                        conflicted.append(doc_id)  # changed since read: the caller reads and tries again
                     elif status in RETRYABLE and time.monotonic() < deadline:
                         retry[doc_id] = action
                     else:
@@ -130,19 +136,63 @@ class ElasticsearchStore:
                     delay = min(delay * 2, 10.0)
         return WriteResult(written=written, failed=failed, errors=tuple(errors))
 
-    def upsert_listings(self, listings: Sequence[Listing]) -> WriteResult:
-        def actions() -> Iterator[dict[str, Any]]:
-            for listing in listings:
-                doc = listing_to_doc(listing)
-                doc["title_terms"] = search_text(listing.title)
-                doc["text_terms"] = search_text(listing.text)
-                update = {k: v for k, v in doc.items() if k != "first_seen"}  # first sight is kept
-                yield {
-                    "_op_type": "update", "_index": self.alias["listings"], "_id": listing.id,
-                    "doc": update, "upsert": doc, "retry_on_conflict": 3,
-                }  # fmt: skip
+    def _retrying(self, call: Callable[[], T]) -> T:
+        """A read the writes depend on, retried like them while the server is away."""
+        deadline, delay = time.monotonic() + self.outage_seconds, 0.5
+        while True:
+            try:
+                return call()
+            except (TransportError, ApiError) as exc:
+                status = getattr(exc, "status_code", "unreachable") if isinstance(exc, ApiError) else "unreachable"
+                if status not in RETRYABLE or time.monotonic() >= deadline:
+                    raise
+                self.outages += 1
+                time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+                delay = min(delay * 2, 10.0)
 
-        return self._bulk(actions())
+    def upsert_listings(self, listings: Sequence[Listing]) -> WriteResult:
+        """Read the stored first sight and matches, then write whole documents: an `index` is
+        cheaper for Elasticsearch than an `update` (itself a read and a write), and the
+        sequence-number check keeps a concurrent writer's change from being overwritten."""
+        pending = list({x.id: x for x in listings}.values())
+        written, failed, errors = 0, 0, list[str]()
+        for _attempt in range(5):
+            if not pending:
+                break
+            try:
+                found = self._retrying(
+                    lambda ids=[x.id for x in pending]: self.es.mget(  # type: ignore[misc]
+                        index=self.alias["listings"], ids=ids, source_includes=["first_seen", "matches"]
+                    )
+                )
+            except (TransportError, ApiError) as exc:
+                return WriteResult(written, failed + len(pending), (*errors, *(f"{x.id}: {exc}" for x in pending)))
+            stored = {d["_id"]: d for d in found["docs"] if d.get("found")}
+            actions = []
+            for x in pending:
+                doc = listing_to_doc(x)
+                doc.update(tiebreak=tiebreak(x.id), title_terms=search_text(x.title), text_terms=search_text(x.text))
+                old = stored.get(x.id)
+                if old is None:
+                    actions.append(
+                        {"_op_type": "create", "_index": self.alias["listings"], "_id": x.id, "_source": doc}
+                    )
+                    continue
+                doc["first_seen"] = min(old["_source"]["first_seen"], x.first_seen, key=_instant)  # first sight is kept
+                if old["_source"].get("matches"):
+                    doc["matches"] = old["_source"]["matches"]
+                actions.append({
+                    "_op_type": "index", "_index": self.alias["listings"], "_id": x.id, "_source": doc,
+                    "if_seq_no": old["_seq_no"], "if_primary_term": old["_primary_term"],
+                })  # fmt: skip
+            conflicted: list[str] = []
+            result = self._bulk(actions, conflicted=conflicted)
+            written, failed, errors = written + result.written, failed + result.failed, [*errors, *result.errors]
+            again = set(conflicted)
+            pending = [x for x in pending if x.id in again]
+        failed += len(pending)
+        errors += [f"{x.id}: kept changing under concurrent writers" for x in pending]
+        return WriteResult(written=written, failed=failed, errors=tuple(errors))
 
     def upsert_hits(self, hits: Sequence[Hit]) -> WriteResult:
         result = self._bulk(
@@ -317,7 +367,7 @@ class ElasticsearchStore:
             extra["from_"] = query.offset
         response = self.es.search(
             index=self.alias["listings"], query=_es_query(c),
-            sort=[{query.sort: "desc" if query.descending else "asc"}, {"id": "asc"}],
+            sort=[{query.sort: "desc" if query.descending else "asc"}, {"tiebreak": "asc"}],
             size=query.limit, track_total_hits=True,
             aggs={name: _es_agg(name, c) for name in query.aggregations} or None,
             **extra,
@@ -329,6 +379,21 @@ class ElasticsearchStore:
             aggregations={name: _es_buckets(name, response["aggregations"][name]) for name in query.aggregations},
             next_after=encode_cursor(docs[-1]["sort"]) if docs and len(docs) == query.limit else None,
         )
+
+
+def _instant(value: str) -> str:
+    try:
+        return iso_utc(value)
+    except ValueError:
+        return value
+
+
+def tiebreak(listing_id: str) -> int:
+    """The id's first 60 bits as a number: sorts like the id (SQLite breaks ties by id).
+
+    A keyword tie-breaker made every sorted search read the id of each newer document: at 200k
+    listings, 160 ms instead of 13 ms for newest-first (bench/index_bench.py)."""
+    return int(listing_id[:15], 16)
 
 
 def _event_id(event: TriageEvent) -> str:

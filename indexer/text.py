@@ -14,13 +14,15 @@ _TOKEN = re.compile(r"([\u3400-\u9fff\uf900-\ufaff]+)|([^\W_]+)", re.UNICODE)
 
 def terms(text: str) -> list[str]:
     out: list[str] = []
-    for cjk, word in _TOKEN.findall(unicodedata.normalize("NFKC", text).lower()):
+    if not text.isascii():  # full-width letters and digits, compatibility ideographs
+        text = unicodedata.normalize("NFKC", text)
+    for cjk, word in _TOKEN.findall(text.lower()):
         if word:
             out.append(word)
         elif len(cjk) == 1:
             out.append(cjk)
         else:
-            out += [cjk[i : i + 2] for i in range(len(cjk) - 1)]
+            out += map(str.__add__, cjk, cjk[1:])
     return out
 
 
