@@ -356,6 +356,9 @@ class ElasticsearchStore:
         response = self.es.search(index=self.alias["orgs"], sort=[{"name": "asc"}], size=10_000)
         return [org_from_doc(d["_source"]) for d in response["hits"]["hits"]]
 
+    def count(self, query: SearchQuery) -> int:
+        return int(self.es.count(index=self.alias["listings"], query=_es_query(criteria(query)))["count"])
+
     def search(self, query: SearchQuery) -> SearchPage:
         c = criteria(query)
         if query.offset + query.limit > MAX_WINDOW:

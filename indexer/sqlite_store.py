@@ -340,6 +340,11 @@ class SqliteStore:
         rows = self._db.execute("SELECT doc FROM orgs ORDER BY name").fetchall()
         return [org_from_doc(json.loads(r[0])) for r in rows]
 
+    def count(self, query: SearchQuery) -> int:
+        where, params = _where(criteria(query))
+        sql = f"SELECT count(*) FROM listings l WHERE {' AND '.join(where) or '1=1'}"
+        return int(self._db.execute(sql, params).fetchone()[0])
+
     def search(self, query: SearchQuery) -> SearchPage:
         c = criteria(query)
         where, params = _where(c)

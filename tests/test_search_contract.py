@@ -203,6 +203,7 @@ def test_both_stores_answer_the_same(sqlite_store: SqliteStore, es_store: Elasti
     for query in QUERIES:
         a, b = sqlite_store.search(query), es_store.search(query)
         assert (ids(a), a.total, a.aggregations) == (ids(b), b.total, b.aggregations), query
+        assert sqlite_store.count(query) == es_store.count(query) == a.total, query
         if a.next_after:  # each store's cursor leads to the same next page
             after_a = ids(sqlite_store.search(dataclasses.replace(query, after=a.next_after, offset=0)))
             after_b = ids(es_store.search(dataclasses.replace(query, after=b.next_after, offset=0)))
