@@ -15,6 +15,7 @@ from pathlib import Path
 from alerts.render import AlertItem, render
 from alerts.smtp import TransientSendError
 from indexer.store import Store
+from pipeline.models import Hit
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ class DispatchReport:
     sent: dict[str, int] = field(default_factory=dict)  # org -> messages sent
     hits: dict[str, int] = field(default_factory=dict)  # org -> hits covered
     deferred: dict[str, str] = field(default_factory=dict)  # org -> why it stays pending
+    suppressed: dict[str, int] = field(default_factory=dict)  # org -> hits not alerted (see _suppress)
 
 
 class Outbox:
@@ -56,12 +58,34 @@ class Dispatcher:
         self.sender = sender
         self.domain = domain
 
+    def _suppress(self, org: str, hits: list[Hit], report: DispatchReport) -> list[Hit]:
+        """Claimed hits that must not be alerted are marked `suppressed`: an analyst already
+        judged them false positives, or the organisation was already told about the same image
+        on the same listing (a re-crawl against a changed registry can match it through another
+        entry, which is another hit)."""
+        keep: list[Hit] = []
+        drop: list[Hit] = []
+        told: dict[str, set[str]] = {}
+        for h in hits:
+            if h.listing_id not in told:
+                told[h.listing_id] = {
+                    other.image_sha256
+                    for other in self.store.hits_for_listing(h.listing_id)
+                    if other.org == org and other.alert_state == "sent"
+                }
+            (drop if h.triage == "false_positive" or h.image_sha256 in told[h.listing_id] else keep).append(h)
+        if drop:
+            self.store.set_alert_state([h.id for h in drop], "suppressed")
+            report.suppressed[org] = report.suppressed.get(org, 0) + len(drop)
+            log.info("alert for %s: %d hit(s) suppressed (false positive or already alerted)", org, len(drop))
+        return keep
+
     def run_once(self) -> DispatchReport:
         report = DispatchReport()
         for org in self.store.list_orgs():
             if not org.emails:
                 continue
-            hits = self.store.claim_pending_hits(org.name)
+            hits = self._suppress(org.name, self.store.claim_pending_hits(org.name), report)
             if not hits:
                 continue
             items = [AlertItem(h, self.store.get_listing(h.listing_id)) for h in hits]

@@ -1,4 +1,5 @@
-"""SMTP delivery with smtplib, configured by a URL such as smtp://user:pass@host:587?starttls=1."""
+"""SMTP delivery with smtplib, configured by a URL such as smtp://user:pass@host:587?starttls=1
+(query options: starttls=1, timeout=SECONDS, cafile=PATH; smtps:// for implicit TLS)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class SmtpConfig:
     starttls: bool = False
     implicit_tls: bool = False
     timeout: float = 30.0
+    cafile: str | None = None  # trust this CA (a relay with an internal certificate) besides the system's
 
     @classmethod
     def from_url(cls, url: str) -> SmtpConfig:
@@ -44,6 +46,7 @@ class SmtpConfig:
             starttls=query.get("starttls", "0") in ("1", "true", "yes"),
             implicit_tls=implicit,
             timeout=float(query.get("timeout", "30")),
+            cafile=query.get("cafile") or None,
         )
 
 
@@ -51,17 +54,23 @@ class SmtpSender:
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
 
+    def _tls(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        if self.config.cafile:
+            context.load_verify_locations(cafile=self.config.cafile)
+        return context
+
     def send(self, message: EmailMessage) -> None:
         c = self.config
         try:
             smtp: smtplib.SMTP
             if c.implicit_tls:
-                smtp = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout, context=ssl.create_default_context())
+                smtp = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout, context=self._tls())
             else:
                 smtp = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
             with smtp:
                 if c.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.starttls(context=self._tls())
                 if c.username:
                     smtp.login(c.username, c.password or "")
                 smtp.send_message(message)

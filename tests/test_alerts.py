@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -93,6 +95,10 @@ def test_scraped_html_is_escaped_in_the_html_part(tmp_path: Path) -> None:
         ("smtp://mail.example:587?starttls=1", SmtpConfig("mail.example", 587, starttls=True)),
         ("smtps://u%40x:p%3Ass@mail.example", SmtpConfig("mail.example", 465, "u@x", "p:ss", implicit_tls=True)),
         ("smtp://127.0.0.1", SmtpConfig("127.0.0.1", 25)),
+        (
+            "smtp://m.example:587?starttls=1&cafile=/etc/ca.pem&timeout=5",
+            SmtpConfig("m.example", 587, starttls=True, timeout=5.0, cafile="/etc/ca.pem"),
+        ),
     ],
 )
 def test_smtp_url_parsing(url: str, expected: SmtpConfig) -> None:
@@ -117,3 +123,60 @@ def test_a_refused_recipient_does_not_stop_other_organisations(tmp_path: Path) -
     assert report.deferred["acme-bank"].startswith("PermanentSendError")
     # nothing is stranded in `sending`: acme-bank's hits wait for the next run
     assert {h.alert_state for h in store.hits_for_org("acme-bank")} == {"pending"}
+
+
+def test_false_positives_and_already_alerted_images_are_suppressed(tmp_path: Path) -> None:
+    store = seeded_store(tmp_path)
+    a = make_listing(1)
+    [fp] = [h for h in store.hits_for_org("acme-bank") if h.registry_ref == "acme-2"]
+    store.triage([fp.id], "false_positive", note="stock photo", who="ana")
+    with LoopbackSmtpServer() as smtp:
+        dispatcher = Dispatcher(
+            store, outbox=Outbox(tmp_path / "outbox"), send=SmtpSender(SmtpConfig.from_url(smtp.url)).send
+        )
+        first = dispatcher.run_once()
+        # a re-crawl against a changed registry matches the same image of `a` through another entry
+        again = make_hit(a, "acme-bank", "acme-1-new-variant")
+        store.upsert_hits([again])
+        second = dispatcher.run_once()
+        bodies = [r.message.get_body(("plain",)).get_content() for r in smtp.received]  # type: ignore[union-attr]
+    assert first.hits == {"acme-bank": 1, "pixelpay": 1} and first.suppressed == {"acme-bank": 1}
+    assert not any("acme-2" in b for b in bodies)
+    assert second.hits == {} and second.suppressed == {"acme-bank": 1} and len(bodies) == 2
+    assert {h.id: h.alert_state for h in store.hits_for_org("acme-bank")}[again.id] == "suppressed"
+    assert {h.id: h.alert_state for h in store.hits_for_org("acme-bank")}[fp.id] == "suppressed"
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A throw-away certificate for 127.0.0.1, made with the openssl command line."""
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = str(directory / "cert.pem"), str(directory / "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_starttls_and_auth_against_a_real_server(tmp_path: Path, certificate: tuple[str, str]) -> None:
+    cert, key = certificate
+    store = seeded_store(tmp_path)
+    with LoopbackSmtpServer(tls=(cert, key), login=("bioleak", "s3cret:pw")) as smtp:
+        base = f"smtp://bioleak:{quote('s3cret:pw', safe='')}@127.0.0.1:{smtp.port}?starttls=1&timeout=10"
+
+        def dispatch(url: str) -> dict[str, str]:
+            sender = SmtpSender(SmtpConfig.from_url(url))
+            return Dispatcher(store, outbox=Outbox(tmp_path / "outbox"), send=sender.send).run_once().deferred
+
+        untrusted = dispatch(base)  # the server's certificate is not trusted yet
+        wrong_password = dispatch(base.replace("s3cret", "guess") + f"&cafile={cert}")
+        plain = dispatch(f"smtp://127.0.0.1:{smtp.port}?timeout=10")  # no STARTTLS: refused
+        assert smtp.received == []
+        delivered = dispatch(f"{base}&cafile={cert}")
+        received = list(smtp.received)
+    assert all(v.startswith("TransientSendError") and "CERTIFICATE_VERIFY_FAILED" in v for v in untrusted.values())
+    assert all(v.startswith("PermanentSendError") and "535" in v for v in wrong_password.values())
+    assert set(plain) == {"acme-bank", "pixelpay"}
+    assert delivered == {} and sorted(str(r.message["X-Bioleak-Org"]) for r in received) == ["acme-bank", "pixelpay"]

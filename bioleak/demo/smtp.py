@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import socket
+import ssl
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 @dataclass(frozen=True)
@@ -43,10 +45,32 @@ def free_port() -> int:
 
 
 class LoopbackSmtpServer:
-    def __init__(self, *, reject_recipients: set[str] | None = None) -> None:
+    """`tls` (a server certificate and key) makes STARTTLS mandatory; `login` (user, password)
+    makes AUTH mandatory too, as on a real submission port."""
+
+    def __init__(
+        self,
+        *,
+        reject_recipients: set[str] | None = None,
+        tls: tuple[str, str] | None = None,
+        login: tuple[str, str] | None = None,
+    ) -> None:
         self._handler = _Handler(reject_recipients=frozenset(a.lower() for a in reject_recipients or ()))
         self.port = free_port()
-        self._controller = Controller(self._handler, hostname="127.0.0.1", port=self.port)
+        options: dict[str, Any] = {}
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            options |= {"tls_context": context, "require_starttls": True}
+        if login is not None:
+            expected = (login[0].encode(), login[1].encode())
+
+            def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+                ok = isinstance(data, LoginPassword) and (data.login, data.password) == expected
+                return AuthResult(success=ok, handled=False)
+
+            options |= {"authenticator": authenticate, "auth_required": True}
+        self._controller = Controller(self._handler, hostname="127.0.0.1", port=self.port, **options)
 
     @property
     def url(self) -> str:
