@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
-from alerts.render import AlertItem, render
+from alerts.render import AlertItem, payload, render
 from alerts.smtp import TransientSendError
+from alerts.webhook import WebhookSender
 from indexer.store import Store
-from pipeline.models import Hit
+from pipeline.models import Hit, Organisation
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +59,12 @@ class Dispatcher:
         self.sender = sender
         self.domain = domain
 
-    def _suppress(self, org: str, hits: list[Hit], report: DispatchReport) -> list[Hit]:
+    def _suppress(self, organisation: Organisation, hits: list[Hit], report: DispatchReport) -> list[Hit]:
         """Claimed hits that must not be alerted are marked `suppressed`: an analyst already
-        judged them false positives, or the organisation was already told about the same image
-        on the same listing (a re-crawl against a changed registry can match it through another
-        entry, which is another hit)."""
+        judged them false positives, they are farther than the organisation asked for, or the
+        organisation was already told about the same image on the same listing (a re-crawl
+        against a changed registry can match it through another entry, which is another hit)."""
+        org, limit = organisation.name, organisation.max_distance
         keep: list[Hit] = []
         drop: list[Hit] = []
         told: dict[str, set[str]] = {}
@@ -73,33 +75,40 @@ class Dispatcher:
                     for other in self.store.hits_for_listing(h.listing_id)
                     if other.org == org and other.alert_state == "sent"
                 }
-            (drop if h.triage == "false_positive" or h.image_sha256 in told[h.listing_id] else keep).append(h)
+            unwanted = h.triage == "false_positive" or (limit is not None and h.distance > limit)
+            (drop if unwanted or h.image_sha256 in told[h.listing_id] else keep).append(h)
         if drop:
             self.store.set_alert_state([h.id for h in drop], "suppressed")
             report.suppressed[org] = report.suppressed.get(org, 0) + len(drop)
-            log.info("alert for %s: %d hit(s) suppressed (false positive or already alerted)", org, len(drop))
+            log.info("alert for %s: %d hit(s) suppressed (false positive, too far or already alerted)", org, len(drop))
         return keep
 
     def run_once(self) -> DispatchReport:
         report = DispatchReport()
         for org in self.store.list_orgs():
-            if not org.emails:
+            if not org.emails and not org.webhook_url:
                 continue
-            hits = self._suppress(org.name, self.store.claim_pending_hits(org.name), report)
+            hits = self._suppress(org, self.store.claim_pending_hits(org.name), report)
             if not hits:
                 continue
             items = [AlertItem(h, self.store.get_listing(h.listing_id)) for h in hits]
             message = render(org, items, sender=self.sender, domain=self.domain)
-            self.outbox.save(message)
-            if self.send is not None:
-                try:
-                    self.send(message)
-                except Exception as exc:  # one organisation's failure must not stop the others
-                    transient = isinstance(exc, TransientSendError)
-                    log.log(logging.WARNING if transient else logging.ERROR, "alert for %s deferred: %s", org.name, exc)
-                    self.store.set_alert_state([h.id for h in hits], "pending")
-                    report.deferred[org.name] = f"{type(exc).__name__}: {exc}"
-                    continue
+            try:
+                # Every channel, or the hits stay pending: a retry may repeat a channel that had
+                # succeeded, with the same Message-ID / delivery id for the receiver to drop.
+                if org.emails:
+                    self.outbox.save(message)
+                    if self.send is not None:
+                        self.send(message)
+                if org.webhook_url:
+                    delivery = str(message["Message-ID"]).strip("<>")
+                    WebhookSender(org.webhook_url, org.webhook_secret).send(payload(org, items, delivery), delivery)
+            except Exception as exc:  # one organisation's failure must not stop the others
+                transient = isinstance(exc, TransientSendError)
+                log.log(logging.WARNING if transient else logging.ERROR, "alert for %s deferred: %s", org.name, exc)
+                self.store.set_alert_state([h.id for h in hits], "pending")
+                report.deferred[org.name] = f"{type(exc).__name__}: {exc}"
+                continue
             self.store.set_alert_state([h.id for h in hits], "sent")
             report.sent[org.name] = report.sent.get(org.name, 0) + 1
             report.hits[org.name] = report.hits.get(org.name, 0) + len(hits)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 from html import escape
+from typing import Any
 
 from pipeline.models import Hit, Listing, Organisation
 
@@ -71,3 +72,24 @@ def render(org: Organisation, items: list[AlertItem], *, sender: str, domain: st
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
     return msg
+
+
+def payload(org: Organisation, items: list[AlertItem], delivery_id: str) -> dict[str, Any]:
+    """The webhook body: the same facts as the email, as data (the receiver escapes on display)."""
+    findings = []
+    for item in items:
+        h, listing = item.hit, item.listing
+        finding: dict[str, Any] = {
+            "evidence_id": h.id, "ref": h.registry_ref, "region": h.region, "phash_distance": h.distance,
+            "dhash_distance": h.dhash_distance, "image_url": h.image_url, "image_sha256": h.image_sha256,
+            "found_at": h.found_at, "listing_id": h.listing_id,
+        }  # fmt: skip
+        if listing is not None:
+            finding["listing"] = {
+                "url": listing.url, "site": listing.site, "title": listing.title, "category": listing.category,
+                "first_seen": listing.first_seen, "quantity": listing.quantity,
+                "prices": [{"amount": p.amount, "currency": p.currency, "unit": p.unit} for p in listing.prices],
+                "contacts": [{"kind": c.kind, "value": c.value} for c in listing.contacts],
+            }  # fmt: skip
+        findings.append(finding)
+    return {"org": org.name, "delivery_id": delivery_id, "findings": findings}

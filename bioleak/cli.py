@@ -92,18 +92,34 @@ def cmd_org_add(args: argparse.Namespace, config: Config) -> int:
 
     if not ORG_NAME.match(args.name):
         raise CliError(f"invalid organisation name {args.name!r} (letters, digits, . _ -)")
-    emails = tuple(e.strip() for e in args.email.split(",") if e.strip())
-    if not emails or any("@" not in e for e in emails):
+    emails = tuple(e.strip() for e in (args.email or "").split(",") if e.strip())
+    if any("@" not in e for e in emails):
         raise CliError("--email needs one or more addresses separated by commas")
+    if not emails and not args.webhook:
+        raise CliError("give --email, --webhook or both: where should alerts go?")
+    if args.webhook and not args.webhook.startswith(("http://", "https://")):
+        raise CliError(f"--webhook must be an http:// or https:// URL, got {args.webhook!r}")
+    if args.webhook and not args.secret:
+        raise CliError("--webhook needs --secret: receivers verify each request's signature with it")
+    if args.max_distance is not None and not 0 <= args.max_distance <= 64:
+        raise CliError("--max-distance is a number of bits from 0 to 64")
     from indexer.open import open_store
 
+    org = Organisation(args.name, emails, max_distance=args.max_distance, webhook_url=args.webhook or "",
+                       webhook_secret=args.secret or "")  # fmt: skip
     store = open_store(config.store, es_prefix=config.es_prefix)
     try:
-        store.upsert_org(Organisation(args.name, emails))
+        store.upsert_org(org)
     finally:
         store.close()
-    print(f"organisation {args.name}: alerts to {', '.join(emails)}")
+    print(f"organisation {args.name}: alerts to {_destinations(org)}")
     return 0
+
+
+def _destinations(org: Any) -> str:
+    parts = list(org.emails) + ([f"webhook {org.webhook_url}"] if org.webhook_url else [])
+    limit = f" (matches within {org.max_distance} bits)" if org.max_distance is not None else ""
+    return ", ".join(parts) + limit
 
 
 def cmd_org_list(args: argparse.Namespace, config: Config) -> int:
@@ -113,7 +129,8 @@ def cmd_org_list(args: argparse.Namespace, config: Config) -> int:
     finally:
         store.close()
     for org in orgs:
-        emit_json(_as_dict(org)) if args.json else print(f"{org.name}\t{', '.join(org.emails)}")
+        shown = dataclasses.replace(org, webhook_secret="***" if org.webhook_secret else "")  # never printed
+        emit_json(_as_dict(shown)) if args.json else print(f"{org.name}\t{_destinations(org)}")
     return 0
 
 
@@ -229,9 +246,14 @@ def build_parser() -> argparse.ArgumentParser:
     org = sub.add_parser("org", help="Organisations that receive alerts.")
     osub = org.add_subparsers(dest="org_command", metavar="ACTION", required=True)
     p = _add(osub, "add", cmd_org_add, "Add or update an organisation and its alert addresses.",
-             "bioleak org add acme-bank --email security@acme-bank.example,soc@acme-bank.example")  # fmt: skip
+             "bioleak org add acme-bank --email soc@acme-bank.example --webhook https://soc.acme-bank.example/hook"
+             " --secret S --max-distance 6")  # fmt: skip
     p.add_argument("name")
-    p.add_argument("--email", required=True, help="comma-separated alert addresses")
+    p.add_argument("--email", help="comma-separated alert addresses")
+    p.add_argument("--webhook", metavar="URL", help="also POST each alert as signed JSON to this URL")
+    p.add_argument("--secret", help="shared secret for the webhook's HMAC-SHA256 signature header")
+    p.add_argument("--max-distance", type=int, metavar="BITS",
+                   help="alert only matches at most this many pHash bits away (default: every match)")  # fmt: skip
     p = _add(osub, "list", cmd_org_list, "List organisations.", "bioleak org list --json")
     _json_flag(p)
 

@@ -137,3 +137,6 @@ class Hit:
 class Organisation:
     name: str
     emails: tuple[str, ...] = field(default_factory=tuple)
+    max_distance: int | None = None  # alert only matches at most this many pHash bits away
+    webhook_url: str = ""  # also POST each alert here as signed JSON
+    webhook_secret: str = ""  # HMAC-SHA256 key shared with the receiver

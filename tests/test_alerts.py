@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
+import json
 import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
 
@@ -11,6 +15,7 @@ import pytest
 from alerts.dispatcher import Dispatcher, Outbox
 from alerts.render import AlertItem, render
 from alerts.smtp import SmtpConfig, SmtpSender
+from alerts.webhook import signature
 from bioleak.demo.smtp import LoopbackSmtpServer, free_port
 from indexer.sqlite_store import SqliteStore
 from pipeline.models import Organisation
@@ -180,3 +185,76 @@ def test_starttls_and_auth_against_a_real_server(tmp_path: Path, certificate: tu
     assert all(v.startswith("PermanentSendError") and "535" in v for v in wrong_password.values())
     assert set(plain) == {"acme-bank", "pixelpay"}
     assert delivered == {} and sorted(str(r.message["X-Bioleak-Org"]) for r in received) == ["acme-bank", "pixelpay"]
+
+
+class Receiver:
+    """A webhook endpoint on 127.0.0.1 that verifies what it gets the way a receiver should."""
+
+    def __init__(self, secret: str, statuses: list[int]) -> None:
+        self.secret, self.statuses = secret, statuses
+        self.deliveries: list[tuple[dict[str, str], bytes, bool]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                headers = {k: v for k, v in self.headers.items() if k.lower().startswith("x-bioleak")}
+                expected = signature(receiver.secret, self.headers["X-Bioleak-Timestamp"], body)
+                verified = hmac.compare_digest(expected, self.headers["X-Bioleak-Signature"])
+                receiver.deliveries.append((headers, body, verified))
+                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/bioleak"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_signed_webhooks_with_retries_and_the_org_distance_limit(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "store.sqlite3")
+    listing = make_listing(9, title="<b>KYC packs</b>")
+    near, far = make_hit(listing, "hookbank", "near-1", distance=2), make_hit(listing, "hookbank", "far-1", distance=7)
+    store.upsert_listings([listing])
+    store.upsert_hits([near, far])
+    with Receiver("shared-s3cret", statuses=[503]) as receiver:
+        store.upsert_org(Organisation("hookbank", (), max_distance=4, webhook_url=receiver.url,
+                                      webhook_secret="shared-s3cret"))  # fmt: skip
+        dispatcher = Dispatcher(store, outbox=Outbox(tmp_path / "outbox"), send=None)
+        first = dispatcher.run_once()  # the receiver answers 503: try again later
+        second = dispatcher.run_once()
+        third = dispatcher.run_once()
+        deliveries = list(receiver.deliveries)
+    assert first.deferred["hookbank"].startswith("TransientSendError") and "503" in first.deferred["hookbank"]
+    assert first.suppressed == {"hookbank": 1}  # 7 bits is beyond the org's limit of 4
+    assert second.hits == {"hookbank": 1} and third.hits == {}
+    assert len(deliveries) == 2 and all(verified for _, _, verified in deliveries)
+    (h1, _, _), (h2, body2, _) = deliveries
+    assert h1["X-Bioleak-Delivery"] == h2["X-Bioleak-Delivery"]  # the retry is recognisably the same alert
+    sent = json.loads(body2)
+    assert [f["ref"] for f in sent["findings"]] == ["near-1"]
+    assert sent["findings"][0]["listing"]["title"] == "<b>KYC packs</b>" and sent["org"] == "hookbank"
+    assert not list((tmp_path / "outbox").glob("*.eml"))  # no email addresses: no email
+    assert {h.registry_ref: h.alert_state for h in store.hits_for_org("hookbank")} == {
+        "near-1": "sent", "far-1": "suppressed"}  # fmt: skip
+    forged = signature("wrong-secret", h2["X-Bioleak-Timestamp"], body2)
+    assert forged != h2["X-Bioleak-Signature"]
+
+
+def test_a_webhook_refusal_is_permanent_and_reported(tmp_path: Path) -> None:
+    store = seeded_store(tmp_path)
+    with Receiver("k", statuses=[404]) as receiver:
+        store.upsert_org(Organisation("pixelpay", (), webhook_url=receiver.url, webhook_secret="k"))
+        report = Dispatcher(store, outbox=Outbox(tmp_path / "outbox"), send=None).run_once()
+    assert report.deferred["pixelpay"].startswith("PermanentSendError") and "404" in report.deferred["pixelpay"]
+    assert {h.alert_state for h in store.hits_for_org("pixelpay")} == {"pending"}

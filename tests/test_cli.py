@@ -180,3 +180,19 @@ def test_sources_check_names_file_line_and_field(tmp_path: Path, capsys: pytest.
     code, _, err = run(capsys, "--data-dir", str(tmp_path), "sources", "check")
     assert code == 2
     assert f"{tmp_path / 'sources.yaml'}:9: sources[1] (chan).schedule:" in err and "cron" in err
+
+
+def test_org_add_with_webhook_and_distance_never_prints_the_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = ["--data-dir", str(tmp_path)]
+    code, _, err = run(capsys, *data, "org", "add", "hookbank", "--webhook", "https://h.example/x")
+    assert code == 2 and "--secret" in err
+    code, _, err = run(capsys, *data, "org", "add", "hookbank")
+    assert code == 2 and "--email, --webhook or both" in err
+    code, out, _ = run(capsys, *data, "org", "add", "hookbank", "--webhook", "https://h.example/x",
+                       "--secret", "top-s3cret", "--max-distance", "5")  # fmt: skip
+    assert code == 0 and "webhook https://h.example/x (matches within 5 bits)" in out
+    code, out, _ = run(capsys, *data, "org", "list", "--json")
+    [row] = [json.loads(line) for line in out.splitlines()]
+    assert row["webhook_secret"] == "***" and row["max_distance"] == 5 and "top-s3cret" not in out

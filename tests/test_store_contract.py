@@ -93,11 +93,10 @@ def test_pagination_is_stable(store: Store) -> None:
 def test_orgs(store: Store) -> None:
     store.upsert_org(Organisation("acme-bank", ("a@acme.example",)))
     store.upsert_org(Organisation("acme-bank", ("b@acme.example",)))
-    store.upsert_org(Organisation("pixelpay", ("soc@pix.example",)))
-    assert store.list_orgs() == [
-        Organisation("acme-bank", ("b@acme.example",)),
-        Organisation("pixelpay", ("soc@pix.example",)),
-    ]
+    hooked = Organisation("pixelpay", ("soc@pix.example",), max_distance=4, webhook_url="https://h.example/x",
+                          webhook_secret="s")  # fmt: skip
+    store.upsert_org(hooked)
+    assert store.list_orgs() == [Organisation("acme-bank", ("b@acme.example",)), hooked]
 
 
 def reopen(store: Store) -> Store:
