@@ -59,12 +59,12 @@ class Dispatcher:
         self.sender = sender
         self.domain = domain
 
-    def _suppress(self, organisation: Organisation, hits: list[Hit], report: DispatchReport) -> list[Hit]:
-        """Claimed hits that must not be alerted are marked `suppressed`: an analyst already
-        judged them false positives, they are farther than the organisation asked for, or the
-        organisation was already told about the same image on the same listing (a re-crawl
-        against a changed registry can match it through another entry, which is another hit)."""
-        org, limit = organisation.name, organisation.max_distance
+    def _split(self, organisation: Organisation, hits: list[Hit]) -> tuple[list[Hit], list[Hit]]:
+        """(to alert, to suppress). Not alerted: hits an analyst judged false positives, hits
+        farther than the organisation asked for, and hits of an image the organisation was
+        already told about on the same listing (a re-crawl against a changed registry can match
+        it through another entry, which is another hit)."""
+        limit = organisation.max_distance
         keep: list[Hit] = []
         drop: list[Hit] = []
         told: dict[str, set[str]] = {}
@@ -73,15 +73,29 @@ class Dispatcher:
                 told[h.listing_id] = {
                     other.image_sha256
                     for other in self.store.hits_for_listing(h.listing_id)
-                    if other.org == org and other.alert_state == "sent"
+                    if other.org == organisation.name and other.alert_state == "sent"
                 }
             unwanted = h.triage == "false_positive" or (limit is not None and h.distance > limit)
             (drop if unwanted or h.image_sha256 in told[h.listing_id] else keep).append(h)
+        return keep, drop
+
+    def _suppress(self, organisation: Organisation, hits: list[Hit], report: DispatchReport) -> list[Hit]:
+        keep, drop = self._split(organisation, hits)
         if drop:
+            org = organisation.name
             self.store.set_alert_state([h.id for h in drop], "suppressed")
             report.suppressed[org] = report.suppressed.get(org, 0) + len(drop)
             log.info("alert for %s: %d hit(s) suppressed (false positive, too far or already alerted)", org, len(drop))
         return keep
+
+    def preview(self, organisation: Organisation) -> EmailMessage | None:
+        """The message the next run would send this organisation, without claiming or sending."""
+        pending = [h for h in self.store.hits_for_org(organisation.name) if h.alert_state == "pending"]
+        keep, _ = self._split(organisation, pending)
+        if not keep:
+            return None
+        items = [AlertItem(h, self.store.get_listing(h.listing_id)) for h in keep]
+        return render(organisation, items, sender=self.sender, domain=self.domain)
 
     def run_once(self) -> DispatchReport:
         report = DispatchReport()

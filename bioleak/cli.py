@@ -193,6 +193,27 @@ def cmd_alerts_run(args: argparse.Namespace, config: Config) -> int:
     return 0 if not report.deferred else 1
 
 
+def cmd_alerts_preview(args: argparse.Namespace, config: Config) -> int:
+    from alerts.dispatcher import Dispatcher, Outbox
+
+    store = _open_store(config)
+    try:
+        org = next((o for o in store.list_orgs() if o.name == args.org), None)
+        if org is None:
+            raise CliError(f"no organisation {args.org!r} (see `bioleak org list`)")
+        message = Dispatcher(store, outbox=Outbox(config.outbox), send=None, sender=config.sender).preview(org)
+    finally:
+        store.close()
+    if message is None:
+        print(f"{args.org}: nothing pending")
+        return 0
+    part = message.get_body(("html",) if args.html else ("plain",))
+    assert part is not None
+    print(f"Subject: {message['Subject']}\nTo: {message['To']}\nMessage-ID: {message['Message-ID']}\n")
+    print(part.get_content())
+    return 0
+
+
 # --- parser -----------------------------------------------------------------------------------
 
 
@@ -264,6 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
              "when no SMTP URL is configured), mark them sent. Exit 1 if delivery was deferred.",
              "BIOLEAK_SMTP_URL=smtp://mail.example:587?starttls=1 bioleak alerts run")  # fmt: skip
     _json_flag(p)
+    p = _add(asub, "preview", cmd_alerts_preview,
+             "Show the alert the next run would send an organisation, without sending or claiming anything.",
+             "bioleak alerts preview acme-bank")  # fmt: skip
+    p.add_argument("org", help="organisation name")
+    p.add_argument("--html", action="store_true", help="the HTML part (scraped text escaped) instead of plain text")
     return parser
 
 

@@ -16,7 +16,7 @@ from bioleak.output import safe_text
 COMMANDS = [
     [], ["demo"], ["search"], ["show"], ["triage"], ["crawl"], ["hash"], ["match"], ["registry"], ["registry", "add"],
     ["registry", "import"], ["registry", "export"], ["registry", "list"], ["registry", "remove"], ["registry", "stats"],
-    ["org"], ["org", "add"], ["org", "list"], ["alerts"], ["alerts", "run"],
+    ["org"], ["org", "add"], ["org", "list"], ["alerts"], ["alerts", "run"], ["alerts", "preview"],
     ["sources"], ["sources", "list"], ["sources", "check"],
 ]  # fmt: skip
 
@@ -196,3 +196,29 @@ def test_org_add_with_webhook_and_distance_never_prints_the_secret(
     code, out, _ = run(capsys, *data, "org", "list", "--json")
     [row] = [json.loads(line) for line in out.splitlines()]
     assert row["webhook_secret"] == "***" and row["max_distance"] == 5 and "top-s3cret" not in out
+
+
+def test_alerts_preview_shows_what_would_be_sent_and_sends_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from indexer.sqlite_store import SqliteStore
+    from pipeline.models import Organisation
+    from tests.factories import make_hit, make_listing
+
+    store = SqliteStore(tmp_path / "bioleak.sqlite3")
+    listing = make_listing(3, title="<script>alert(1)</script> 人脸 packs")
+    store.upsert_org(Organisation("acme-bank", ("soc@acme.example",)))
+    store.upsert_listings([listing])
+    store.upsert_hits([make_hit(listing, "acme-bank", "acme-3")])
+    store.close()
+    data = ["--data-dir", str(tmp_path)]
+    code, out, _ = run(capsys, *data, "alerts", "preview", "acme-bank")
+    assert code == 0 and "To: soc@acme.example" in out and "Your ref: acme-3" in out
+    code, out, _ = run(capsys, *data, "alerts", "preview", "acme-bank", "--html")
+    assert code == 0 and "&lt;script&gt;" in out and "<script>" not in out
+    code, _, err = run(capsys, *data, "alerts", "preview", "nobody")
+    assert code == 2 and "no organisation" in err
+    store = SqliteStore(tmp_path / "bioleak.sqlite3")
+    assert [h.alert_state for h in store.hits_for_org("acme-bank")] == ["pending"]  # nothing claimed or sent
+    store.close()
+    assert not (tmp_path / "outbox").exists() or not list((tmp_path / "outbox").glob("*.eml"))
