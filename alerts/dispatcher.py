@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from alerts.render import AlertItem, payload, render
 from alerts.smtp import TransientSendError
 from alerts.webhook import WebhookSender
 from indexer.store import Store
-from pipeline.models import Hit, Organisation
+from pipeline.models import Delivery, Hit, Organisation
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class Dispatcher:
         store: Store,
         *,
         outbox: Outbox,
-        send: Callable[[EmailMessage], None] | None,
+        send: Callable[[EmailMessage], dict[str, str] | None] | None,
         sender: str = "bioleak@localhost",
         domain: str = "bioleak.local",
     ) -> None:
@@ -88,6 +89,10 @@ class Dispatcher:
             log.info("alert for %s: %d hit(s) suppressed (false positive, too far or already alerted)", org, len(drop))
         return keep
 
+    def _record(self, org: str, message_id: str, channel: str, status: str, detail: str, hits: list[Hit]) -> None:
+        at = datetime.now(UTC).isoformat(timespec="microseconds")
+        self.store.record_delivery(Delivery(org, message_id, channel, status, detail[:500], len(hits), at))
+
     def preview(self, organisation: Organisation) -> EmailMessage | None:
         """The message the next run would send this organisation, without claiming or sending."""
         pending = [h for h in self.store.hits_for_org(organisation.name) if h.alert_state == "pending"]
@@ -107,24 +112,33 @@ class Dispatcher:
                 continue
             items = [AlertItem(h, self.store.get_listing(h.listing_id)) for h in hits]
             message = render(org, items, sender=self.sender, domain=self.domain)
+            message_id = str(message["Message-ID"])
+            channel = "email"
             try:
                 # Every channel, or the hits stay pending: a retry may repeat a channel that had
                 # succeeded, with the same Message-ID / delivery id for the receiver to drop.
                 if org.emails:
                     self.outbox.save(message)
                     if self.send is not None:
-                        self.send(message)
+                        refused = self.send(message) or {}
+                        for address, answer in refused.items():  # the others did get it
+                            self._record(org.name, message_id, "email", "failed", f"{address}: {answer}", hits)
+                        self._record(org.name, message_id, "email", "sent", ", ".join(org.emails), hits)
                 if org.webhook_url:
-                    delivery = str(message["Message-ID"]).strip("<>")
+                    channel = "webhook"
+                    delivery = message_id.strip("<>")
                     WebhookSender(org.webhook_url, org.webhook_secret).send(payload(org, items, delivery), delivery)
+                    self._record(org.name, message_id, "webhook", "sent", org.webhook_url, hits)
             except Exception as exc:  # one organisation's failure must not stop the others
                 transient = isinstance(exc, TransientSendError)
                 log.log(logging.WARNING if transient else logging.ERROR, "alert for %s deferred: %s", org.name, exc)
                 self.store.set_alert_state([h.id for h in hits], "pending")
+                status = "deferred" if transient else "failed"
+                self._record(org.name, message_id, channel, status, f"{type(exc).__name__}: {exc}", hits)
                 report.deferred[org.name] = f"{type(exc).__name__}: {exc}"
                 continue
             self.store.set_alert_state([h.id for h in hits], "sent")
             report.sent[org.name] = report.sent.get(org.name, 0) + 1
             report.hits[org.name] = report.hits.get(org.name, 0) + len(hits)
-            log.info("alert for %s: %d hit(s), %s", org.name, len(hits), message["Message-ID"])
+            log.info("alert for %s: %d hit(s), %s", org.name, len(hits), message_id)
         return report

@@ -60,7 +60,9 @@ class SmtpSender:
             context.load_verify_locations(cafile=self.config.cafile)
         return context
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage) -> dict[str, str]:
+        """Deliver; returns the recipients the server refused while it accepted others
+        (address -> its answer). All refused raises PermanentSendError or TransientSendError."""
         c = self.config
         try:
             smtp: smtplib.SMTP
@@ -73,7 +75,8 @@ class SmtpSender:
                     smtp.starttls(context=self._tls())
                 if c.username:
                     smtp.login(c.username, c.password or "")
-                smtp.send_message(message)
+                refused = smtp.send_message(message)
+            return {addr: f"{code} {reply.decode(errors='replace')}" for addr, (code, reply) in refused.items()}
         except smtplib.SMTPRecipientsRefused as exc:
             # smtplib's exceptions subclass OSError: classify the 5xx refusals before the catch-all.
             codes = {code for code, _ in exc.recipients.values()}

@@ -6,13 +6,14 @@ import argparse
 import dataclasses
 import shutil
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from bioleak import __version__
 from bioleak.config import Config, ConfigError, load
-from bioleak.output import CliError, emit_json, stderr
+from bioleak.output import CliError, emit_json, safe_text, stderr
 
 EXAMPLES = """\
 examples:
@@ -193,6 +194,29 @@ def cmd_alerts_run(args: argparse.Namespace, config: Config) -> int:
     return 0 if not report.deferred else 1
 
 
+def cmd_alerts_status(args: argparse.Namespace, config: Config) -> int:
+    store = _open_store(config)
+    try:
+        orgs = store.list_orgs()
+        states = {o.name: Counter(h.alert_state for h in store.hits_for_org(o.name)) for o in orgs}
+        recent = {o.name: store.deliveries(o.name, limit=args.last) for o in orgs}
+    finally:
+        store.close()
+    for org in orgs:
+        if args.json:
+            emit_json({"org": org.name, "hits": dict(states[org.name]),
+                       "deliveries": [_as_dict(d) for d in recent[org.name]]})  # fmt: skip
+            continue
+        counts = ", ".join(f"{k} {states[org.name].get(k, 0)}" for k in ("pending", "sending", "sent", "suppressed"))
+        print(f"{org.name}: {counts}")
+        for d in recent[org.name]:
+            flag = "" if d.status == "sent" else "  <--"
+            print(f"  {d.at[:19]} {d.channel:<7} {d.status:<8} {d.hits} hit(s) {safe_text(d.detail, 100)}{flag}")
+    if not orgs and not args.json:
+        print("no organisations: add one with `bioleak org add`")
+    return 0
+
+
 def cmd_alerts_preview(args: argparse.Namespace, config: Config) -> int:
     from alerts.dispatcher import Dispatcher, Outbox
 
@@ -284,6 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
              "One pass: claim pending matches, send one email per organisation (or save it to the outbox "
              "when no SMTP URL is configured), mark them sent. Exit 1 if delivery was deferred.",
              "BIOLEAK_SMTP_URL=smtp://mail.example:587?starttls=1 bioleak alerts run")  # fmt: skip
+    _json_flag(p)
+    p = _add(asub, "status", cmd_alerts_status,
+             "Per organisation: matches pending, sent and suppressed, and the latest deliveries; refused"
+             " recipients and failed webhooks are marked.", "bioleak alerts status --last 5")  # fmt: skip
+    p.add_argument("--last", type=int, default=10, help="deliveries shown per organisation (default 10)")
     _json_flag(p)
     p = _add(asub, "preview", cmd_alerts_preview,
              "Show the alert the next run would send an organisation, without sending or claiming anything.",

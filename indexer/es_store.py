@@ -32,11 +32,11 @@ from indexer.store import (
     iso_utc,
 )
 from indexer.text import search_text
-from pipeline.models import TRIAGE_STATES, Hit, Listing, Organisation, Triage, sha256_hex
+from pipeline.models import TRIAGE_STATES, Delivery, Hit, Listing, Organisation, Triage, sha256_hex
 
 T = TypeVar("T")
 SCHEMA_VERSION = 1
-KINDS = ("listings", "hits", "orgs", "triage")
+KINDS = ("listings", "hits", "orgs", "triage", "deliveries")
 BULK_CHUNK = 500
 # Per-document statuses worth another try: rejected under load, or the server (re)starting.
 RETRYABLE = frozenset({429, 502, 503, 504, "unreachable"})
@@ -303,6 +303,20 @@ class ElasticsearchStore:
         self._merge_matches(entries, override=True)
         self.refresh()
         return events
+
+    def record_delivery(self, delivery: Delivery) -> None:
+        # The time goes first in the id so that two attempts of one message are two records.
+        doc_id = sha256_hex(delivery.at, delivery.org, delivery.message_id, delivery.channel, delivery.detail)
+        self._retrying(
+            lambda: self.es.index(
+                index=self.alias["deliveries"], id=doc_id, document=dataclasses.asdict(delivery), refresh="wait_for"
+            )
+        )
+
+    def deliveries(self, org: str | None = None, limit: int = 20) -> list[Delivery]:
+        query = {"term": {"org": org}} if org is not None else {"match_all": {}}
+        response = self.es.search(index=self.alias["deliveries"], query=query, sort=[{"at": "desc"}], size=limit)
+        return [Delivery(**d["_source"]) for d in response["hits"]["hits"]]
 
     def triage_history(self, hit_id: str) -> list[TriageEvent]:
         response = self.es.search(

@@ -34,7 +34,7 @@ from indexer.store import (
     iso_utc,
 )
 from indexer.text import search_text
-from pipeline.models import TRIAGE_STATES, Hit, Listing, Organisation, Triage
+from pipeline.models import TRIAGE_STATES, Delivery, Hit, Listing, Organisation, Triage
 
 SCHEMA_VERSION = 2
 _SCHEMA = """
@@ -92,6 +92,11 @@ CREATE TABLE IF NOT EXISTS triage_events (
 );
 CREATE INDEX IF NOT EXISTS triage_events_hit ON triage_events (hit_id, seq);
 CREATE TABLE IF NOT EXISTS orgs (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS deliveries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, org TEXT NOT NULL, message_id TEXT NOT NULL, channel TEXT NOT NULL,
+    status TEXT NOT NULL, detail TEXT NOT NULL, hits INTEGER NOT NULL, at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_org ON deliveries (org, seq);
 """
 # Stores written by schema 1 lack these columns and tables; they are added and filled on open.
 _UPGRADE_FROM_1 = (
@@ -288,6 +293,23 @@ class SqliteStore:
                     )
                     events.append(TriageEvent(hit_id, status, note, who, at))
         return events
+
+    def record_delivery(self, delivery: Delivery) -> None:
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO deliveries (org, message_id, channel, status, detail, hits, at) VALUES (?,?,?,?,?,?,?)",
+                (delivery.org, delivery.message_id, delivery.channel, delivery.status, delivery.detail,
+                 delivery.hits, delivery.at),
+            )  # fmt: skip
+
+    def deliveries(self, org: str | None = None, limit: int = 20) -> list[Delivery]:
+        where, params = ("WHERE org = ?", [org]) if org is not None else ("", [])
+        rows = self._db.execute(
+            f"SELECT org, message_id, channel, status, detail, hits, at FROM deliveries {where}"
+            " ORDER BY seq DESC LIMIT ?",
+            [*params, limit],
+        )
+        return [Delivery(*row) for row in rows]
 
     def _transaction(self) -> _Tx:
         return _Tx(self._db)

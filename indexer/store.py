@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from pipeline.models import Category, Hit, Listing, Organisation, Triage
+from pipeline.models import Category, Delivery, Hit, Listing, Organisation, Triage
 
 # A hit left in `sending` by a dispatcher that died is claimable again after this long.
 CLAIM_LEASE = timedelta(minutes=10)
@@ -162,6 +162,12 @@ class Store(Protocol):
 
     def triage_history(self, hit_id: str) -> list[TriageEvent]:
         """Every triage event of a hit, oldest first."""
+        ...
+
+    def record_delivery(self, delivery: Delivery) -> None: ...
+
+    def deliveries(self, org: str | None = None, limit: int = 20) -> list[Delivery]:
+        """The most recent delivery attempts, newest first."""
         ...
 
     def refresh(self) -> None:

@@ -140,3 +140,16 @@ class Organisation:
     max_distance: int | None = None  # alert only matches at most this many pHash bits away
     webhook_url: str = ""  # also POST each alert here as signed JSON
     webhook_secret: str = ""  # HMAC-SHA256 key shared with the receiver
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One attempt to deliver an alert through one channel, kept for `bioleak alerts status`."""
+
+    org: str
+    message_id: str
+    channel: str  # email | webhook
+    status: str  # sent | deferred (transient: retried next run) | failed (permanent)
+    detail: str  # the server's answer, or which recipients were refused
+    hits: int
+    at: str  # ISO 8601 UTC

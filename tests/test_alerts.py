@@ -258,3 +258,30 @@ def test_a_webhook_refusal_is_permanent_and_reported(tmp_path: Path) -> None:
         report = Dispatcher(store, outbox=Outbox(tmp_path / "outbox"), send=None).run_once()
     assert report.deferred["pixelpay"].startswith("PermanentSendError") and "404" in report.deferred["pixelpay"]
     assert {h.alert_state for h in store.hits_for_org("pixelpay")} == {"pending"}
+
+
+def test_a_refused_address_is_recorded_while_the_others_get_the_alert(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bioleak.cli import main
+
+    store = SqliteStore(tmp_path / "bioleak.sqlite3")
+    store.upsert_org(Organisation("acme-bank", ("soc@acme-bank.example", "gone@acme-bank.example")))
+    listing = make_listing(1)
+    store.upsert_listings([listing])
+    store.upsert_hits([make_hit(listing, "acme-bank", "acme-1")])
+    with LoopbackSmtpServer(reject_recipients={"gone@acme-bank.example"}) as smtp:
+        sender = SmtpSender(SmtpConfig.from_url(smtp.url))
+        report = Dispatcher(store, outbox=Outbox(tmp_path / "outbox"), send=sender.send).run_once()
+        received = list(smtp.received)
+    assert report.hits == {"acme-bank": 1} and [r.rcpt_tos for r in received] == [("soc@acme-bank.example",)]
+    failed, sent = store.deliveries("acme-bank")[1], store.deliveries("acme-bank")[0]
+    assert (failed.status, failed.channel) == ("failed", "email") and failed.detail.startswith(
+        "gone@acme-bank.example: 550"
+    )
+    assert sent.status == "sent" and sent.message_id == failed.message_id
+    store.close()
+    assert main(["--data-dir", str(tmp_path), "alerts", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "acme-bank: pending 0, sending 0, sent 1, suppressed 0" in out
+    assert "failed" in out and "gone@acme-bank.example: 550" in out and "<--" in out

@@ -16,7 +16,7 @@ from bioleak.output import safe_text
 COMMANDS = [
     [], ["demo"], ["search"], ["show"], ["triage"], ["crawl"], ["hash"], ["match"], ["registry"], ["registry", "add"],
     ["registry", "import"], ["registry", "export"], ["registry", "list"], ["registry", "remove"], ["registry", "stats"],
-    ["org"], ["org", "add"], ["org", "list"], ["alerts"], ["alerts", "run"], ["alerts", "preview"],
+    ["org"], ["org", "add"], ["org", "list"], ["alerts"], ["alerts", "run"], ["alerts", "preview"], ["alerts", "status"],
     ["sources"], ["sources", "list"], ["sources", "check"],
 ]  # fmt: skip
 

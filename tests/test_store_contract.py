@@ -8,7 +8,7 @@ import threading
 from indexer.es_store import ElasticsearchStore
 from indexer.sqlite_store import SqliteStore
 from indexer.store import SearchQuery, Store
-from pipeline.models import Organisation
+from pipeline.models import Delivery, Organisation
 from tests.factories import make_hit, make_listing
 
 ZH = make_listing(1, title="出售口罩人脸数据 10万张", text="0.2元/张 QQ 2874561032", category="face_data_sale")
@@ -135,3 +135,16 @@ def test_concurrent_claimers_never_get_the_same_hit(store: Store) -> None:
     everything = claimed[0] + claimed[1]
     assert len(everything) == len(set(everything)) == 30
     assert store.claim_pending_hits("acme-bank") == []
+
+
+def test_deliveries_newest_first(store: Store) -> None:
+    first = Delivery(
+        "acme-bank", "<m1@x>", "email", "deferred", "TransientSendError: down", 2, "2026-11-01T00:00:00.000100+00:00"
+    )
+    second = dataclasses.replace(first, status="sent", detail="soc@acme.example", at="2026-11-01T00:05:00.000200+00:00")
+    other = dataclasses.replace(first, org="pixelpay", at="2026-11-01T00:06:00+00:00")
+    for d in (first, second, other):
+        store.record_delivery(d)
+    store.refresh()
+    assert store.deliveries("acme-bank") == [second, first]
+    assert store.deliveries(limit=1) == [other]
