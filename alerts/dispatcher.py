@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 from alerts.render import AlertItem, payload, render
 from alerts.smtp import TransientSendError
 from alerts.webhook import WebhookSender
-from indexer.store import Store
+from indexer.store import CLAIM_LEASE, Store
 from pipeline.models import Delivery, Hit, Organisation
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,11 @@ class Dispatcher:
         send: Callable[[EmailMessage], dict[str, str] | None] | None,
         sender: str = "bioleak@localhost",
         domain: str = "bioleak.local",
+        batch: int = 500,
+        lease: timedelta = CLAIM_LEASE,
     ) -> None:
+        self.batch = batch  # hits claimed per organisation per run
+        self.lease = lease  # after this long a claim whose dispatcher died is taken over
         self.store = store
         self.outbox = outbox
         self.send = send
@@ -107,7 +111,7 @@ class Dispatcher:
         for org in self.store.list_orgs():
             if not org.emails and not org.webhook_url:
                 continue
-            hits = self._suppress(org, self.store.claim_pending_hits(org.name), report)
+            hits = self._suppress(org, self.store.claim_pending_hits(org.name, self.batch, self.lease), report)
             if not hits:
                 continue
             items = [AlertItem(h, self.store.get_listing(h.listing_id)) for h in hits]

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -244,8 +244,8 @@ class ElasticsearchStore:
     def upsert_org(self, org: Organisation) -> None:
         self.es.index(index=self.alias["orgs"], id=org.name, document=org_to_doc(org), refresh="wait_for")
 
-    def claim_pending_hits(self, org: str, limit: int = 500) -> list[Hit]:
-        stale = (datetime.now(UTC) - CLAIM_LEASE).isoformat(timespec="seconds")
+    def claim_pending_hits(self, org: str, limit: int = 500, lease: timedelta = CLAIM_LEASE) -> list[Hit]:
+        stale = (datetime.now(UTC) - lease).isoformat(timespec="microseconds")
         self.es.indices.refresh(index=self.alias["hits"])
         response = self.es.search(
             index=self.alias["hits"],
@@ -261,7 +261,7 @@ class ElasticsearchStore:
             sort=[{"id": "asc"}], size=limit, seq_no_primary_term=True,
         )  # fmt: skip
         claimed = []
-        now = datetime.now(UTC).isoformat(timespec="seconds")
+        now = datetime.now(UTC).isoformat(timespec="microseconds")
         for doc in response["hits"]["hits"]:
             try:
                 # Optimistic concurrency: only one claimer can move this version of the doc.

@@ -9,7 +9,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -260,8 +260,8 @@ class SqliteStore:
                 (org.name, json.dumps(org_to_doc(org))),
             )
 
-    def claim_pending_hits(self, org: str, limit: int = 500) -> list[Hit]:
-        stale = (datetime.now(UTC) - CLAIM_LEASE).isoformat(timespec="seconds")
+    def claim_pending_hits(self, org: str, limit: int = 500, lease: timedelta = CLAIM_LEASE) -> list[Hit]:
+        stale = (datetime.now(UTC) - lease).isoformat(timespec="microseconds")
         with self._transaction():
             rows = self._db.execute(
                 "SELECT id FROM hits WHERE org = ? AND (alert_state = 'pending' "
@@ -271,7 +271,7 @@ class SqliteStore:
             ids = [r[0] for r in rows]
             self._db.executemany(
                 "UPDATE hits SET alert_state = 'sending', claimed_at = ? WHERE id = ?",
-                [(_now(), i) for i in ids],
+                [(datetime.now(UTC).isoformat(timespec="microseconds"), i) for i in ids],
             )
         return [h for h in (self.get_hit(i) for i in ids) if h is not None]
 

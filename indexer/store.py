@@ -149,9 +149,10 @@ class Store(Protocol):
 
     def list_orgs(self) -> list[Organisation]: ...
 
-    def claim_pending_hits(self, org: str, limit: int = 500) -> list[Hit]:
+    def claim_pending_hits(self, org: str, limit: int = 500, lease: timedelta = CLAIM_LEASE) -> list[Hit]:
         """Atomically move pending hits of `org` to `sending` and return them; concurrent
-        claimers never receive the same hit."""
+        claimers never receive the same hit. Hits left in `sending` longer than `lease` (their
+        dispatcher died between claiming and marking) are claimable again."""
         ...
 
     def set_alert_state(self, hit_ids: Iterable[str], state: str) -> None: ...

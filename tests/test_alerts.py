@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hmac
 import json
+import signal
 import subprocess
+import sys
 import threading
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
@@ -285,3 +288,101 @@ def test_a_refused_address_is_recorded_while_the_others_get_the_alert(
     out = capsys.readouterr().out
     assert "acme-bank: pending 0, sending 0, sent 1, suppressed 0" in out
     assert "failed" in out and "gone@acme-bank.example: 550" in out and "<--" in out
+
+
+def test_a_connection_dropped_during_data_is_retried_with_the_same_message_id(tmp_path: Path) -> None:
+    store = seeded_store(tmp_path)
+    with LoopbackSmtpServer(drop_data=1) as smtp:
+        sender = SmtpSender(SmtpConfig.from_url(smtp.url + "?timeout=10"))
+        dispatcher = Dispatcher(store, outbox=Outbox(tmp_path / "outbox"), send=sender.send)
+        first = dispatcher.run_once()  # the first DATA is hung up on: that organisation waits
+        second = dispatcher.run_once()
+        third = dispatcher.run_once()
+        received = list(smtp.received)
+    [dropped] = first.deferred
+    assert first.deferred[dropped].startswith("TransientSendError")
+    assert second.hits == {dropped: 2 if dropped == "acme-bank" else 1} and third.hits == {}
+    assert sorted(str(r.message["X-Bioleak-Org"]) for r in received) == ["acme-bank", "pixelpay"]
+    attempts = [d for d in store.deliveries(dropped) if d.channel == "email"]
+    assert [d.status for d in attempts] == ["sent", "deferred"]
+    assert attempts[0].message_id == attempts[1].message_id  # a receiver that got both can drop one
+
+
+CRASHING_DISPATCHER = """
+import os, signal, sys
+from alerts.dispatcher import Dispatcher, Outbox
+from alerts.smtp import SmtpConfig, SmtpSender
+from indexer.sqlite_store import SqliteStore
+
+store_path, outbox, url = sys.argv[1:]
+real = SmtpSender(SmtpConfig.from_url(url)).send
+
+def send_then_die(message):
+    real(message)
+    os.kill(os.getpid(), signal.SIGKILL)  # between the send and marking the hits sent
+
+Dispatcher(SqliteStore(store_path), outbox=Outbox(outbox), send=send_then_die).run_once()
+"""
+
+
+def test_a_dispatcher_killed_between_send_and_mark_costs_at_most_one_duplicate(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "store.sqlite3")
+    store.upsert_org(ACME)
+    listing = make_listing(1)
+    store.upsert_listings([listing])
+    store.upsert_hits([make_hit(listing, "acme-bank", "acme-1")])
+    with LoopbackSmtpServer() as smtp:
+        crashed = subprocess.run(
+            [sys.executable, "-c", CRASHING_DISPATCHER, str(tmp_path / "store.sqlite3"), str(tmp_path / "o"), smtp.url],
+            cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+        assert [h.alert_state for h in store.hits_for_org("acme-bank")] == ["sending"]
+        sender = SmtpSender(SmtpConfig.from_url(smtp.url))
+        patient = Dispatcher(store, outbox=Outbox(tmp_path / "o"), send=sender.send)  # default 10-minute lease
+        assert patient.run_once().hits == {}  # the claim is still the dead dispatcher's
+        takeover = Dispatcher(store, outbox=Outbox(tmp_path / "o"), send=sender.send, lease=timedelta(0))
+        assert takeover.run_once().hits == {"acme-bank": 1}
+        assert takeover.run_once().hits == {}
+        ids = [str(r.message["Message-ID"]) for r in smtp.received]
+    assert len(ids) == 2 and ids[0] == ids[1]  # one duplicate, recognisably the same alert
+    assert [h.alert_state for h in store.hits_for_org("acme-bank")] == ["sent"]
+
+
+def test_two_dispatchers_on_elasticsearch_never_send_a_hit_twice(es_url: str, es_prefix: str, tmp_path: Path) -> None:
+    from indexer.es_store import ElasticsearchStore
+
+    setup = ElasticsearchStore(es_url, prefix=es_prefix)
+    try:
+        setup.upsert_org(ACME)
+        listings = [make_listing(300 + i) for i in range(24)]
+        hits = [make_hit(x, "acme-bank", f"r{i}") for i, x in enumerate(listings)]
+        setup.upsert_listings(listings)
+        setup.upsert_hits(hits)
+        setup.refresh()
+        start = threading.Barrier(2)
+        with LoopbackSmtpServer() as smtp:
+
+            def dispatch(slot: int) -> None:
+                store = ElasticsearchStore(es_url, prefix=es_prefix)  # its own client, as another host would
+                sender = SmtpSender(SmtpConfig.from_url(smtp.url))
+                dispatcher = Dispatcher(store, outbox=Outbox(tmp_path / f"o{slot}"), send=sender.send, batch=3)
+                start.wait()
+                for _ in range(30):  # bounded: stops once nothing is left to claim
+                    dispatcher.run_once()
+                    if all(h.alert_state != "pending" for h in store.hits_for_org("acme-bank")):
+                        break
+                store.close()
+
+            threads = [threading.Thread(target=dispatch, args=(slot,)) for slot in (0, 1)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=300)
+            bodies = [r.message.get_body(("plain",)).get_content() for r in smtp.received]  # type: ignore[union-attr]
+        alerted = [h.id for h in hits for body in bodies if f"Evidence id: {h.id}" in body]
+        assert sorted(alerted) == sorted(h.id for h in hits)  # every hit exactly once
+        assert {h.alert_state for h in setup.hits_for_org("acme-bank")} == {"sent"}
+    finally:
+        setup.drop()
+        setup.close()

@@ -24,6 +24,7 @@ class Received:
 class _Handler:
     received: list[Received] = field(default_factory=list)
     reject_recipients: frozenset[str] = frozenset()
+    drop_data: int = 0  # hang up on this many DATA commands before answering (a dropped connection)
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
         if address.lower() in self.reject_recipients:
@@ -32,6 +33,10 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.drop_data > 0:
+            self.drop_data -= 1
+            server.transport.close()
+            return "421 4.4.2 connection dropped"
         msg = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
         assert isinstance(msg, EmailMessage)
         self.received.append(Received(envelope.mail_from, tuple(envelope.rcpt_tos), msg))
@@ -54,8 +59,11 @@ class LoopbackSmtpServer:
         reject_recipients: set[str] | None = None,
         tls: tuple[str, str] | None = None,
         login: tuple[str, str] | None = None,
+        drop_data: int = 0,
     ) -> None:
-        self._handler = _Handler(reject_recipients=frozenset(a.lower() for a in reject_recipients or ()))
+        self._handler = _Handler(
+            reject_recipients=frozenset(a.lower() for a in reject_recipients or ()), drop_data=drop_data
+        )
         self.port = free_port()
         options: dict[str, Any] = {}
         if tls is not None:
