@@ -21,13 +21,19 @@ from pipeline.models import Delivery, Hit, Organisation
 
 log = logging.getLogger(__name__)
 
+DIGESTS = {"instant": timedelta(0), "hourly": timedelta(hours=1), "daily": timedelta(days=1)}
+BACKOFF_START = timedelta(minutes=1)
+BACKOFF_CAP = timedelta(hours=1)
+BACKOFF_STEPS = 8  # 1, 2, 4 ... 60 minutes: enough history to reach the cap
+
 
 @dataclass
 class DispatchReport:
     sent: dict[str, int] = field(default_factory=dict)  # org -> messages sent
     hits: dict[str, int] = field(default_factory=dict)  # org -> hits covered
     deferred: dict[str, str] = field(default_factory=dict)  # org -> why it stays pending
-    suppressed: dict[str, int] = field(default_factory=dict)  # org -> hits not alerted (see _suppress)
+    suppressed: dict[str, int] = field(default_factory=dict)  # org -> hits not alerted (see _split)
+    waiting: dict[str, str] = field(default_factory=dict)  # org -> why it is not due yet (digest, backoff)
 
 
 class Outbox:
@@ -55,7 +61,9 @@ class Dispatcher:
         domain: str = "bioleak.local",
         batch: int = 500,
         lease: timedelta = CLAIM_LEASE,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self.clock = clock
         self.batch = batch  # hits claimed per organisation per run
         self.lease = lease  # after this long a claim whose dispatcher died is taken over
         self.store = store
@@ -93,8 +101,30 @@ class Dispatcher:
             log.info("alert for %s: %d hit(s) suppressed (false positive, too far or already alerted)", org, len(drop))
         return keep
 
+    def _not_before(self, org: Organisation) -> str | None:
+        """Why this organisation is not due yet: its digest window since the last alert, or the
+        backoff after consecutive failed attempts (doubling from BACKOFF_START to BACKOFF_CAP).
+        Read from the delivery log in the store, so every dispatcher sees the same schedule."""
+        history = self.store.deliveries(org.name, limit=BACKOFF_STEPS + 1)
+        now = self.clock()
+        failures = 0
+        for d in history:
+            if d.status == "sent":
+                window = DIGESTS.get(org.digest, timedelta(0))
+                due = datetime.fromisoformat(d.at) + window
+                if failures == 0 and now < due:
+                    return f"{org.digest} digest: next alert from {due.isoformat(timespec='seconds')}"
+                break
+            failures += 1
+        if failures:
+            delay = min(BACKOFF_CAP, BACKOFF_START * 2 ** (failures - 1))
+            due = datetime.fromisoformat(history[0].at) + delay
+            if now < due:
+                return f"{failures} failed attempt(s): retrying from {due.isoformat(timespec='seconds')}"
+        return None
+
     def _record(self, org: str, message_id: str, channel: str, status: str, detail: str, hits: list[Hit]) -> None:
-        at = datetime.now(UTC).isoformat(timespec="microseconds")
+        at = self.clock().isoformat(timespec="microseconds")
         self.store.record_delivery(Delivery(org, message_id, channel, status, detail[:500], len(hits), at))
 
     def preview(self, organisation: Organisation) -> EmailMessage | None:
@@ -110,6 +140,10 @@ class Dispatcher:
         report = DispatchReport()
         for org in self.store.list_orgs():
             if not org.emails and not org.webhook_url:
+                continue
+            wait = self._not_before(org)
+            if wait is not None:
+                report.waiting[org.name] = wait
                 continue
             hits = self._suppress(org, self.store.claim_pending_hits(org.name, self.batch, self.lease), report)
             if not hits:

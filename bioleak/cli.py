@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import shutil
+import signal
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,6 +17,7 @@ from bioleak import __version__
 from bioleak.config import Config, ConfigError, load
 from bioleak.output import CliError, emit_json, safe_text, stderr
 
+DIGEST_CHOICES = ("instant", "hourly", "daily")
 EXAMPLES = """\
 examples:
   bioleak demo --keep ./bioleak-demo          run the whole flow on a local fake black market
@@ -22,7 +25,7 @@ examples:
   bioleak registry add --org acme-bank ./protected-photos/
   bioleak match ./suspicious.jpg
   bioleak org add acme-bank --email security@acme-bank.example
-  bioleak crawl my-forum && bioleak alerts run
+  bioleak crawl my-forum && bioleak alerts run --once
 
 Configuration: --data-dir (or $BIOLEAK_HOME, default ./bioleak-data) holds the SQLite store,
 the registry, sources.yaml and the outbox. $BIOLEAK_ES_URL selects Elasticsearch instead of
@@ -102,12 +105,14 @@ def cmd_org_add(args: argparse.Namespace, config: Config) -> int:
         raise CliError(f"--webhook must be an http:// or https:// URL, got {args.webhook!r}")
     if args.webhook and not args.secret:
         raise CliError("--webhook needs --secret: receivers verify each request's signature with it")
+    if args.digest not in DIGEST_CHOICES:
+        raise CliError(f"--digest must be one of {', '.join(DIGEST_CHOICES)}")
     if args.max_distance is not None and not 0 <= args.max_distance <= 64:
         raise CliError("--max-distance is a number of bits from 0 to 64")
     from indexer.open import open_store
 
     org = Organisation(args.name, emails, max_distance=args.max_distance, webhook_url=args.webhook or "",
-                       webhook_secret=args.secret or "")  # fmt: skip
+                       webhook_secret=args.secret or "", digest=args.digest)  # fmt: skip
     store = open_store(config.store, es_prefix=config.es_prefix)
     try:
         store.upsert_org(org)
@@ -120,7 +125,8 @@ def cmd_org_add(args: argparse.Namespace, config: Config) -> int:
 def _destinations(org: Any) -> str:
     parts = list(org.emails) + ([f"webhook {org.webhook_url}"] if org.webhook_url else [])
     limit = f" (matches within {org.max_distance} bits)" if org.max_distance is not None else ""
-    return ", ".join(parts) + limit
+    digest = f", {org.digest} digest" if org.digest != "instant" else ""
+    return ", ".join(parts) + limit + digest
 
 
 def cmd_org_list(args: argparse.Namespace, config: Config) -> int:
@@ -178,20 +184,39 @@ def cmd_alerts_run(args: argparse.Namespace, config: Config) -> int:
         except ValueError as exc:
             raise CliError(str(exc)) from exc
     store = _open_store(config)
+    stop = threading.Event()
+    if not args.once:  # SIGTERM (a service manager) stops between passes, like Ctrl-C
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        stderr(f"dispatching alerts every {args.interval:g} s; Ctrl-C or SIGTERM stops")
     try:
-        report = Dispatcher(store, outbox=Outbox(config.outbox), send=send, sender=config.sender).run_once()
+        dispatcher = Dispatcher(store, outbox=Outbox(config.outbox), send=send, sender=config.sender)
+        while True:
+            report = dispatcher.run_once()
+            _print_report(args, report, send is not None, config)
+            if args.once:
+                return 0 if not report.deferred else 1
+            if stop.wait(args.interval):
+                return 0
+    except KeyboardInterrupt:
+        return 0 if not args.once else 130
     finally:
         store.close()
+
+
+def _print_report(args: argparse.Namespace, report: Any, smtp: bool, config: Config) -> None:
     if args.json:
         emit_json(_as_dict(report))
-    else:
-        for org, n in report.hits.items():
-            print(f"{org}: {n} hit(s) alerted" + ("" if send else f" (saved to {config.outbox}, no SMTP configured)"))
-        for org, why in report.deferred.items():
-            print(f"{org}: deferred, will retry: {why}")
-        if not report.hits and not report.deferred:
-            print("nothing pending")
-    return 0 if not report.deferred else 1
+        return
+    for org, n in report.hits.items():
+        print(f"{org}: {n} hit(s) alerted" + ("" if smtp else f" (saved to {config.outbox}, no SMTP configured)"))
+    for org, n in report.suppressed.items():
+        print(f"{org}: {n} hit(s) suppressed (false positive, beyond --max-distance, or already alerted)")
+    for org, why in report.deferred.items():
+        print(f"{org}: deferred, will retry: {why}")
+    for org, why in report.waiting.items():
+        print(f"{org}: not due yet ({why})")
+    if not (report.hits or report.deferred or report.suppressed or report.waiting) and args.once:
+        print("nothing pending")
 
 
 def cmd_alerts_status(args: argparse.Namespace, config: Config) -> int:
@@ -297,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--email", help="comma-separated alert addresses")
     p.add_argument("--webhook", metavar="URL", help="also POST each alert as signed JSON to this URL")
     p.add_argument("--secret", help="shared secret for the webhook's HMAC-SHA256 signature header")
+    p.add_argument("--digest", choices=DIGEST_CHOICES, default="instant",
+                   help="instant (default): every pass; hourly or daily: at most one alert per window")  # fmt: skip
     p.add_argument("--max-distance", type=int, metavar="BITS",
                    help="alert only matches at most this many pHash bits away (default: every match)")  # fmt: skip
     p = _add(osub, "list", cmd_org_list, "List organisations.", "bioleak org list --json")
@@ -305,9 +332,13 @@ def build_parser() -> argparse.ArgumentParser:
     alerts = sub.add_parser("alerts", help="Send alert emails for new matches.")
     asub = alerts.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
     p = _add(asub, "run", cmd_alerts_run,
-             "One pass: claim pending matches, send one email per organisation (or save it to the outbox "
-             "when no SMTP URL is configured), mark them sent. Exit 1 if delivery was deferred.",
-             "BIOLEAK_SMTP_URL=smtp://mail.example:587?starttls=1 bioleak alerts run")  # fmt: skip
+             "Claim pending matches, send one email (and webhook) per organisation (or save the email to the "
+             "outbox when no SMTP URL is configured), mark them sent; every --interval seconds until stopped, "
+             "or one pass with --once (exit 1 if a delivery was deferred). Failed organisations are retried "
+             "with backoff (1 minute doubling to 1 hour); digests wait for their window.",
+             "BIOLEAK_SMTP_URL=smtp://mail.example:587?starttls=1 bioleak alerts run --once")  # fmt: skip
+    p.add_argument("--once", action="store_true", help="one pass, then exit")
+    p.add_argument("--interval", type=float, default=60.0, help="seconds between passes (default 60)")
     _json_flag(p)
     p = _add(asub, "status", cmd_alerts_status,
              "Per organisation: matches pending, sent and suppressed, and the latest deliveries; refused"

@@ -44,7 +44,7 @@ def hit_from_doc(doc: dict[str, Any]) -> Hit:
 def org_to_doc(org: Organisation) -> dict[str, Any]:
     return {
         "name": org.name, "emails": list(org.emails), "max_distance": org.max_distance,
-        "webhook_url": org.webhook_url, "webhook_secret": org.webhook_secret,
+        "webhook_url": org.webhook_url, "webhook_secret": org.webhook_secret, "digest": org.digest,
     }  # fmt: skip
 
 
@@ -52,4 +52,5 @@ def org_from_doc(doc: dict[str, Any]) -> Organisation:
     return Organisation(
         name=doc["name"], emails=tuple(doc.get("emails") or ()), max_distance=doc.get("max_distance"),
         webhook_url=doc.get("webhook_url") or "", webhook_secret=doc.get("webhook_secret") or "",
+        digest=doc.get("digest") or "instant",
     )  # fmt: skip

@@ -140,6 +140,7 @@ class Organisation:
     max_distance: int | None = None  # alert only matches at most this many pHash bits away
     webhook_url: str = ""  # also POST each alert here as signed JSON
     webhook_secret: str = ""  # HMAC-SHA256 key shared with the receiver
+    digest: str = "instant"  # instant | hourly | daily: at most one alert per window
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
@@ -26,6 +26,19 @@ from tests.factories import make_hit, make_listing
 
 ACME = Organisation("acme-bank", ("security@acme-bank.example", "soc@acme-bank.example"))
 PIX = Organisation("pixelpay", ("soc@pixelpay.example",))
+
+
+class Clock:
+    """The dispatcher's idea of now, moved by the test: backoff and digests without waiting."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
 
 
 def seeded_store(tmp_path: Path) -> SqliteStore:
@@ -65,13 +78,15 @@ def test_smtp_down_leaves_hits_pending_then_delivers_once(tmp_path: Path) -> Non
     store = seeded_store(tmp_path)
     port = free_port()  # nothing listens here yet
     sender = SmtpSender(SmtpConfig.from_url(f"smtp://127.0.0.1:{port}?timeout=5"))
-    dispatcher = Dispatcher(store, outbox=Outbox(tmp_path / "outbox"), send=sender.send)
+    clock = Clock()
+    dispatcher = Dispatcher(store, outbox=Outbox(tmp_path / "outbox"), send=sender.send, clock=clock)
     report = dispatcher.run_once()
     assert report.sent == {} and set(report.deferred) == {"acme-bank", "pixelpay"}
     assert {h.alert_state for h in store.hits_for_org("acme-bank")} == {"pending"}
 
     with LoopbackSmtpServer() as smtp:
         dispatcher.send = SmtpSender(SmtpConfig.from_url(smtp.url)).send
+        clock.advance(minutes=1)  # the first retry is due a minute after the failure
         assert dispatcher.run_once().hits == {"acme-bank": 2, "pixelpay": 1}
         assert dispatcher.run_once().hits == {}
         message_ids = [str(r.message["Message-ID"]) for r in smtp.received]
@@ -174,9 +189,14 @@ def test_starttls_and_auth_against_a_real_server(tmp_path: Path, certificate: tu
     with LoopbackSmtpServer(tls=(cert, key), login=("bioleak", "s3cret:pw")) as smtp:
         base = f"smtp://bioleak:{quote('s3cret:pw', safe='')}@127.0.0.1:{smtp.port}?starttls=1&timeout=10"
 
+        clock = Clock()
+
         def dispatch(url: str) -> dict[str, str]:
+            clock.advance(hours=2)  # past any backoff from the attempt before
             sender = SmtpSender(SmtpConfig.from_url(url))
-            return Dispatcher(store, outbox=Outbox(tmp_path / "outbox"), send=sender.send).run_once().deferred
+            return (
+                Dispatcher(store, outbox=Outbox(tmp_path / "outbox"), send=sender.send, clock=clock).run_once().deferred
+            )
 
         untrusted = dispatch(base)  # the server's certificate is not trusted yet
         wrong_password = dispatch(base.replace("s3cret", "guess") + f"&cafile={cert}")
@@ -233,8 +253,10 @@ def test_signed_webhooks_with_retries_and_the_org_distance_limit(tmp_path: Path)
     with Receiver("shared-s3cret", statuses=[503]) as receiver:
         store.upsert_org(Organisation("hookbank", (), max_distance=4, webhook_url=receiver.url,
                                       webhook_secret="shared-s3cret"))  # fmt: skip
-        dispatcher = Dispatcher(store, outbox=Outbox(tmp_path / "outbox"), send=None)
+        clock = Clock()
+        dispatcher = Dispatcher(store, outbox=Outbox(tmp_path / "outbox"), send=None, clock=clock)
         first = dispatcher.run_once()  # the receiver answers 503: try again later
+        clock.advance(minutes=1)
         second = dispatcher.run_once()
         third = dispatcher.run_once()
         deliveries = list(receiver.deliveries)
@@ -294,8 +316,10 @@ def test_a_connection_dropped_during_data_is_retried_with_the_same_message_id(tm
     store = seeded_store(tmp_path)
     with LoopbackSmtpServer(drop_data=1) as smtp:
         sender = SmtpSender(SmtpConfig.from_url(smtp.url + "?timeout=10"))
-        dispatcher = Dispatcher(store, outbox=Outbox(tmp_path / "outbox"), send=sender.send)
+        clock = Clock()
+        dispatcher = Dispatcher(store, outbox=Outbox(tmp_path / "outbox"), send=sender.send, clock=clock)
         first = dispatcher.run_once()  # the first DATA is hung up on: that organisation waits
+        clock.advance(minutes=1)
         second = dispatcher.run_once()
         third = dispatcher.run_once()
         received = list(smtp.received)
@@ -386,3 +410,35 @@ def test_two_dispatchers_on_elasticsearch_never_send_a_hit_twice(es_url: str, es
     finally:
         setup.drop()
         setup.close()
+
+
+def test_backoff_doubles_to_a_cap_and_digests_batch_alerts(tmp_path: Path) -> None:
+    store = seeded_store(tmp_path)
+    store.upsert_org(Organisation("pixelpay", ("soc@pixelpay.example",), digest="hourly"))
+    clock = Clock()
+    down = SmtpSender(SmtpConfig.from_url(f"smtp://127.0.0.1:{free_port()}?timeout=5"))
+    dispatcher = Dispatcher(store, outbox=Outbox(tmp_path / "outbox"), send=down.send, clock=clock)
+    assert set(dispatcher.run_once().deferred) == {"acme-bank", "pixelpay"}
+    waits = []
+    for _ in range(9):  # the server stays down: minutes until the next attempt is due
+        minutes = 0
+        while "acme-bank" in (report := dispatcher.run_once()).waiting:
+            clock.advance(minutes=1)
+            minutes += 1
+        assert "acme-bank" in report.deferred  # it was due, tried, and failed again
+        waits.append(minutes)
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+    with LoopbackSmtpServer() as smtp:
+        dispatcher.send = SmtpSender(SmtpConfig.from_url(smtp.url)).send
+        clock.advance(minutes=60)
+        assert dispatcher.run_once().hits == {"acme-bank": 2, "pixelpay": 1}
+        later = make_listing(40)
+        store.upsert_listings([later])
+        store.upsert_hits([make_hit(later, "pixelpay", "pix-40"), make_hit(later, "acme-bank", "acme-40")])
+        clock.advance(minutes=30)
+        half_hour = dispatcher.run_once()  # acme-bank is instant; pixelpay waits for its hourly digest
+        clock.advance(minutes=30)
+        hour = dispatcher.run_once()
+        received = [str(r.message["X-Bioleak-Org"]) for r in smtp.received]
+    assert half_hour.hits == {"acme-bank": 1} and "hourly digest" in half_hour.waiting["pixelpay"]
+    assert hour.hits == {"pixelpay": 1} and received == ["acme-bank", "pixelpay", "acme-bank", "pixelpay"]

@@ -139,7 +139,7 @@ def test_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 def test_org_and_alerts_without_smtp_go_to_the_outbox(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--data-dir", str(workspace), "org", "list", "--json")
     assert code == 0 and [json.loads(line)["name"] for line in out.splitlines()] == ["acme-bank", "pixelpay"]
-    code, out, _ = run(capsys, "--data-dir", str(workspace), "alerts", "run")
+    code, out, _ = run(capsys, "--data-dir", str(workspace), "alerts", "run", "--once")
     assert code == 0 and out.strip() == "nothing pending"  # the demo already alerted everything
 
 
@@ -222,3 +222,45 @@ def test_alerts_preview_shows_what_would_be_sent_and_sends_nothing(
     assert [h.alert_state for h in store.hits_for_org("acme-bank")] == ["pending"]  # nothing claimed or sent
     store.close()
     assert not (tmp_path / "outbox").exists() or not list((tmp_path / "outbox").glob("*.eml"))
+
+
+def test_alerts_run_keeps_dispatching_until_sigterm(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from indexer.sqlite_store import SqliteStore
+    from pipeline.models import Organisation
+    from tests.factories import make_hit, make_listing
+
+    store = SqliteStore(tmp_path / "bioleak.sqlite3")
+    store.upsert_org(Organisation("acme-bank", ("soc@acme.example",)))
+    first = make_listing(1)
+    store.upsert_listings([first])
+    store.upsert_hits([make_hit(first, "acme-bank", "acme-1")])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bioleak.cli", "--data-dir", str(tmp_path), "alerts", "run", "--interval", "0.05"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    try:
+
+        def sent() -> list[str]:
+            return [h.alert_state for h in store.hits_for_org("acme-bank")]
+
+        deadline = time.monotonic() + 60
+        while sent() != ["sent"]:  # poll: the first pass alerts the first hit
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        later = make_listing(2)  # found by a crawl while the dispatcher runs
+        store.upsert_listings([later])
+        store.upsert_hits([make_hit(later, "acme-bank", "acme-2")])
+        while sent() != ["sent", "sent"]:  # a later pass picks it up without a restart
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        store.close()
+    assert proc.returncode == 0, err
+    assert out.count("acme-bank: 1 hit(s) alerted") == 2 and "SIGTERM stops" in err
