@@ -141,6 +141,40 @@ def cmd_org_list(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _find_org(store: Any, name: str) -> Any:
+    org = next((o for o in store.list_orgs() if o.name == name), None)
+    if org is None:
+        raise CliError(f"no organisation {name!r} (see `bioleak org list`)")
+    return org
+
+
+def cmd_org_show(args: argparse.Namespace, config: Config) -> int:
+    store = _open_store(config)
+    try:
+        org = _find_org(store, args.name)
+        states = Counter(h.alert_state for h in store.hits_for_org(org.name))
+    finally:
+        store.close()
+    shown = dataclasses.replace(org, webhook_secret="***" if org.webhook_secret else "")
+    if args.json:
+        emit_json(_as_dict(shown) | {"hits": dict(states)})
+        return 0
+    print(f"{org.name}: alerts to {_destinations(org)}")
+    print("matches: " + ", ".join(f"{k} {states.get(k, 0)}" for k in ("pending", "sending", "sent", "suppressed")))
+    return 0
+
+
+def cmd_org_remove(args: argparse.Namespace, config: Config) -> int:
+    store = _open_store(config)
+    try:
+        if not store.remove_org(args.name):
+            raise CliError(f"no organisation {args.name!r} (see `bioleak org list`)")
+    finally:
+        store.close()
+    print(f"organisation {args.name} removed: no more alerts; its matches stay searchable")
+    return 0
+
+
 def cmd_crawl(args: argparse.Namespace, config: Config) -> int:
     from bioleak.crawl import crawl
     from crawlers.sources import SourceError, load_sources
@@ -247,9 +281,7 @@ def cmd_alerts_preview(args: argparse.Namespace, config: Config) -> int:
 
     store = _open_store(config)
     try:
-        org = next((o for o in store.list_orgs() if o.name == args.org), None)
-        if org is None:
-            raise CliError(f"no organisation {args.org!r} (see `bioleak org list`)")
+        org = _find_org(store, args.org)
         message = Dispatcher(store, outbox=Outbox(config.outbox), send=None, sender=config.sender).preview(org)
     finally:
         store.close()
@@ -328,6 +360,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="alert only matches at most this many pHash bits away (default: every match)")  # fmt: skip
     p = _add(osub, "list", cmd_org_list, "List organisations.", "bioleak org list --json")
     _json_flag(p)
+    p = _add(osub, "show", cmd_org_show, "One organisation: where its alerts go and its matches by alert state.",
+             "bioleak org show acme-bank")  # fmt: skip
+    p.add_argument("name")
+    _json_flag(p)
+    p = _add(osub, "remove", cmd_org_remove, "Stop alerting an organisation (its matches stay as evidence).",
+             "bioleak org remove acme-bank")  # fmt: skip
+    p.add_argument("name")
 
     alerts = sub.add_parser("alerts", help="Send alert emails for new matches.")
     asub = alerts.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)

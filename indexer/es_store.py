@@ -244,6 +244,13 @@ class ElasticsearchStore:
     def upsert_org(self, org: Organisation) -> None:
         self.es.index(index=self.alias["orgs"], id=org.name, document=org_to_doc(org), refresh="wait_for")
 
+    def remove_org(self, name: str) -> bool:
+        try:
+            self.es.delete(index=self.alias["orgs"], id=name, refresh="wait_for")
+        except NotFoundError:
+            return False
+        return True
+
     def claim_pending_hits(self, org: str, limit: int = 500, lease: timedelta = CLAIM_LEASE) -> list[Hit]:
         stale = (datetime.now(UTC) - lease).isoformat(timespec="microseconds")
         self.es.indices.refresh(index=self.alias["hits"])

@@ -260,6 +260,10 @@ class SqliteStore:
                 (org.name, json.dumps(org_to_doc(org))),
             )
 
+    def remove_org(self, name: str) -> bool:
+        with self._transaction():
+            return self._db.execute("DELETE FROM orgs WHERE name = ?", (name,)).rowcount > 0
+
     def claim_pending_hits(self, org: str, limit: int = 500, lease: timedelta = CLAIM_LEASE) -> list[Hit]:
         stale = (datetime.now(UTC) - lease).isoformat(timespec="microseconds")
         with self._transaction():

@@ -149,6 +149,10 @@ class Store(Protocol):
 
     def list_orgs(self) -> list[Organisation]: ...
 
+    def remove_org(self, name: str) -> bool:
+        """Forget an organisation (its hits and their history stay as evidence); False if unknown."""
+        ...
+
     def claim_pending_hits(self, org: str, limit: int = 500, lease: timedelta = CLAIM_LEASE) -> list[Hit]:
         """Atomically move pending hits of `org` to `sending` and return them; concurrent
         claimers never receive the same hit. Hits left in `sending` longer than `lease` (their

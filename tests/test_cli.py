@@ -16,7 +16,7 @@ from bioleak.output import safe_text
 COMMANDS = [
     [], ["demo"], ["search"], ["show"], ["triage"], ["crawl"], ["hash"], ["match"], ["registry"], ["registry", "add"],
     ["registry", "import"], ["registry", "export"], ["registry", "list"], ["registry", "remove"], ["registry", "stats"],
-    ["org"], ["org", "add"], ["org", "list"], ["alerts"], ["alerts", "run"], ["alerts", "preview"], ["alerts", "status"],
+    ["org"], ["org", "add"], ["org", "list"], ["org", "show"], ["org", "remove"], ["alerts"], ["alerts", "run"], ["alerts", "preview"], ["alerts", "status"],
     ["sources"], ["sources", "list"], ["sources", "check"],
 ]  # fmt: skip
 
@@ -196,6 +196,12 @@ def test_org_add_with_webhook_and_distance_never_prints_the_secret(
     code, out, _ = run(capsys, *data, "org", "list", "--json")
     [row] = [json.loads(line) for line in out.splitlines()]
     assert row["webhook_secret"] == "***" and row["max_distance"] == 5 and "top-s3cret" not in out
+    code, out, _ = run(capsys, *data, "org", "show", "hookbank")
+    assert code == 0 and "matches: pending 0" in out and "top-s3cret" not in out
+    code, out, _ = run(capsys, *data, "org", "remove", "hookbank")
+    assert code == 0 and "removed" in out
+    code, _, err = run(capsys, *data, "org", "show", "hookbank")
+    assert code == 2 and "no organisation" in err
 
 
 def test_alerts_preview_shows_what_would_be_sent_and_sends_nothing(

@@ -97,6 +97,8 @@ def test_orgs(store: Store) -> None:
                           webhook_secret="s")  # fmt: skip
     store.upsert_org(hooked)
     assert store.list_orgs() == [Organisation("acme-bank", ("b@acme.example",)), hooked]
+    assert store.remove_org("acme-bank") is True and store.remove_org("acme-bank") is False
+    assert store.list_orgs() == [hooked]
 
 
 def reopen(store: Store) -> Store:
