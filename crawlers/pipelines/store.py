@@ -70,4 +70,7 @@ class StorePipeline:
         return item
 
     def close_spider(self) -> None:
-        self.store.close()
+        try:
+            self.store.refresh()  # what a crawl found is searchable as soon as `bioleak crawl` returns
+        finally:
+            self.store.close()
