@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -32,11 +34,12 @@ from indexer.store import (
     WriteResult,
     decode_cursor,
     encode_cursor,
-    iso_utc,
+    sortable_time,
 )
 from indexer.text import search_text
 from pipeline.models import TRIAGE_STATES, Delivery, Hit, Listing, Organisation, Triage, sha256_hex
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 SCHEMA_VERSION = 1
 KINDS = ("listings", "hits", "orgs", "triage", "deliveries")
@@ -100,8 +103,7 @@ class ElasticsearchStore:
         batch = list(actions)
         for start in range(0, len(batch), BULK_CHUNK):
             pending = {action["_id"]: action for action in batch[start : start + BULK_CHUNK]}
-            deadline = time.monotonic() + self.outage_seconds
-            delay = 0.5
+            outage = _Outage(self.outage_seconds)
             while pending:
                 outcome: dict[str, dict[str, Any]] = {}
                 try:
@@ -112,12 +114,13 @@ class ElasticsearchStore:
                         result = next(iter(item.values()))
                         outcome[result.get("_id", "")] = {"ok": ok, **result}
                 except TransportError as exc:  # connection refused or reset, timeout: the server is away
-                    outcome = {i: {"ok": False, "status": "unreachable", "error": str(exc)} for i in pending}
+                    outcome = {}
+                    unanswered = str(exc)
+                else:
+                    unanswered = "no answer for this document"
                 retry = {}
-                for doc_id, result in outcome.items():
-                    action = pending.pop(doc_id, None)
-                    if action is None:
-                        continue
+                for doc_id, action in pending.items():
+                    result = outcome.get(doc_id, {"ok": False, "status": "unreachable", "error": unanswered})
                     status = result.get("status")
                     if result["ok"]:
                         written += 1 if result.get("result") != "noop" else 0
@@ -125,33 +128,29 @@ class ElasticsearchStore:
                         continue  # already there: idempotent create
                     elif conflicted is not None and status == 409:
                         conflicted.append(doc_id)  # changed since read: the caller reads and tries again
-                    elif status in RETRYABLE and time.monotonic() < deadline:
+                    elif status in RETRYABLE and outage.ongoing():
                         retry[doc_id] = action
                     else:
                         failed += 1
                         errors.append(f"{doc_id}: {json.dumps(result.get('error'), default=str)[:300]}")
-                for doc_id, action in pending.items():  # not answered at all: try again
-                    retry[doc_id] = action
                 pending = retry
                 if pending:
                     self.outages += 1
-                    time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-                    delay = min(delay * 2, 10.0)
+                    outage.wait()
         return WriteResult(written=written, failed=failed, errors=tuple(errors))
 
     def _retrying(self, call: Callable[[], T]) -> T:
         """A read the writes depend on, retried like them while the server is away."""
-        deadline, delay = time.monotonic() + self.outage_seconds, 0.5
+        outage = _Outage(self.outage_seconds)
         while True:
             try:
                 return call()
             except (TransportError, ApiError) as exc:
                 status = getattr(exc, "status_code", "unreachable") if isinstance(exc, ApiError) else "unreachable"
-                if status not in RETRYABLE or time.monotonic() >= deadline:
+                if status not in RETRYABLE or not outage.ongoing():
                     raise
                 self.outages += 1
-                time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-                delay = min(delay * 2, 10.0)
+                outage.wait()
 
     def upsert_listings(self, listings: Sequence[Listing]) -> WriteResult:
         """Read the stored first sight and matches, then write whole documents: an `index` is
@@ -164,10 +163,11 @@ class ElasticsearchStore:
                 break
             try:
                 found = self._retrying(
-                    lambda ids=[x.id for x in pending]: self.es.mget(  # type: ignore[misc]
-                        index=self.alias["listings"], ids=ids, source_includes=["first_seen", "matches"]
+                    partial(
+                        self.es.mget, index=self.alias["listings"], ids=[x.id for x in pending],
+                        source_includes=["first_seen", "matches"],
                     )
-                )
+                )  # fmt: skip
             except (TransportError, ApiError) as exc:
                 return WriteResult(written, failed + len(pending), (*errors, *(f"{x.id}: {exc}" for x in pending)))
             stored = {d["_id"]: d for d in found["docs"] if d.get("found")}
@@ -181,7 +181,8 @@ class ElasticsearchStore:
                         {"_op_type": "create", "_index": self.alias["listings"], "_id": x.id, "_source": doc}
                     )
                     continue
-                doc["first_seen"] = min(old["_source"]["first_seen"], x.first_seen, key=_instant)  # first sight is kept
+                # first sight is kept
+                doc["first_seen"] = min(old["_source"]["first_seen"], x.first_seen, key=sortable_time)
                 if old["_source"].get("matches"):
                     doc["matches"] = old["_source"]["matches"]
                 actions.append({
@@ -216,7 +217,9 @@ class ElasticsearchStore:
         for _attempt in range(10):
             if not pending:
                 return
-            found = self.es.mget(index=self.alias["listings"], ids=list(pending), source_includes=["matches"])
+            found = self._retrying(
+                partial(self.es.mget, index=self.alias["listings"], ids=list(pending), source_includes=["matches"])
+            )
             actions = []
             for doc in found["docs"]:
                 if not doc.get("found"):
@@ -233,14 +236,11 @@ class ElasticsearchStore:
                     "if_seq_no": doc["_seq_no"], "if_primary_term": doc["_primary_term"],
                     "doc": {"matches": sorted(merged.values(), key=lambda m: m["hit_id"])},
                 })  # fmt: skip
-            conflicted: set[str] = set()
-            for ok, item in helpers.streaming_bulk(self.es, actions, raise_on_error=False, max_retries=5):
-                result = next(iter(item.values()))
-                if ok or result.get("status") != 409:
-                    pending.pop(result["_id"], None)
-                else:
-                    conflicted.add(result["_id"])
-            pending = {k: v for k, v in pending.items() if k in conflicted}
+            conflicted: list[str] = []
+            result = self._bulk(actions, conflicted=conflicted)
+            if result.failed:  # the hits themselves are stored; only the listing's summary lags
+                log.error("matches of %d listing(s) not updated: %s", result.failed, "; ".join(result.errors[:3]))
+            pending = {k: pending[k] for k in conflicted}
         if pending:
             raise RuntimeError(f"matches of {len(pending)} listing(s) kept changing under concurrent writers")
 
@@ -349,19 +349,20 @@ class ElasticsearchStore:
     def hit_ids_with_prefix(self, prefix: str, limit: int = 2) -> list[str]:
         return self._with_prefix("hits", prefix, limit)
 
-    def get_hit(self, hit_id: str) -> Hit | None:
+    def _source(self, kind: str, doc_id: str) -> dict[str, Any] | None:
         try:
-            doc = self.es.get(index=self.alias["hits"], id=hit_id)
+            source: dict[str, Any] = self.es.get(index=self.alias[kind], id=doc_id)["_source"]
         except NotFoundError:
             return None
-        return hit_from_doc(doc["_source"])
+        return source
+
+    def get_hit(self, hit_id: str) -> Hit | None:
+        source = self._source("hits", hit_id)
+        return hit_from_doc(source) if source is not None else None
 
     def get_listing(self, listing_id: str) -> Listing | None:
-        try:
-            doc = self.es.get(index=self.alias["listings"], id=listing_id)
-        except NotFoundError:
-            return None
-        return listing_from_doc(doc["_source"])
+        source = self._source("listings", listing_id)
+        return listing_from_doc(source) if source is not None else None
 
     def _hits(self, field: str, value: str) -> list[Hit]:
         response = self.es.search(
@@ -408,11 +409,19 @@ class ElasticsearchStore:
         )
 
 
-def _instant(value: str) -> str:
-    try:
-        return iso_utc(value)
-    except ValueError:
-        return value
+class _Outage:
+    """Backoff while the server is away or not ready: 0.5 s doubling to 10 s, for `seconds`."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.delay = 0.5
+
+    def ongoing(self) -> bool:
+        return time.monotonic() < self.deadline
+
+    def wait(self) -> None:
+        time.sleep(min(self.delay, max(0.0, self.deadline - time.monotonic())))
+        self.delay = min(self.delay * 2, 10.0)
 
 
 def tiebreak(listing_id: str) -> int:

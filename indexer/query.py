@@ -49,49 +49,46 @@ class ParsedQuery:
     # field -> allowed values (OR within a field, AND across fields).
     filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
-    def filter(self, name: str) -> tuple[str, ...] | None:
-        return dict(self.filters).get(name)
 
-
-def _clause(raw: str, quoted: bool) -> Phrase | tuple[str, str] | None:
-    field, value = None, raw
-    if ":" in raw and not raw.startswith(" "):
-        name, rest = raw.split(":", 1)
-        if name.lower() in KEYWORD_FIELDS:
-            if not rest:
-                raise QueryError(f"{raw!r}: {name}: needs a value")
-            return (name.lower(), rest.strip('"'))
-        if name.lower() in TEXT_FIELDS:
-            field, value = name.lower(), rest.strip('"')
+def _clause(field: str | None, value: str) -> Phrase | tuple[str, str] | None:
+    if field in KEYWORD_FIELDS:
+        if not value:
+            raise QueryError(f"{field}: needs a value")
+        return (field, value)
     words = tuple(terms(value))
-    return Phrase(words, field) if words else None
+    return Phrase(words, field) if words else None  # punctuation only: nothing to match
 
 
-def _tokens(text: str) -> list[tuple[str, bool]]:
-    """(token, quoted) pairs; `field:"a phrase"` arrives as ('field:a phrase', True)."""
-    out: list[tuple[str, bool]] = []
+def _tokens(text: str) -> list[tuple[str | None, str, bool]]:
+    """(field, value, quoted): `field` is one of the fields above, or None for plain text."""
+    fields = (*TEXT_FIELDS, *KEYWORD_FIELDS)
+    out: list[tuple[str | None, str, bool]] = []
     for match in _TOKEN.finditer(text):
         prefix, quoted, bare = match.group(1), match.group(2), match.group(3)
         if quoted is None:
-            out.append((bare, False))
-        elif prefix and prefix.lower() in (*TEXT_FIELDS, *KEYWORD_FIELDS):
-            out.append((f"{prefix}:{quoted}", True))
+            name, colon, rest = bare.partition(":")
+            if colon and name.lower() in fields:
+                out.append((name.lower(), rest.strip('"'), False))
+            else:
+                out.append((None, bare, False))
+        elif prefix and prefix.lower() in fields:
+            out.append((prefix.lower(), quoted, True))
         else:
-            out.append((f"{prefix or ''} {quoted}", True))
+            out.append((None, f"{prefix or ''} {quoted}", True))
     return out
 
 
 def parse_query(text: str) -> ParsedQuery:
     groups: list[list[Phrase | tuple[str, str]]] = []
     pending_or = False
-    for raw, quoted in _tokens(text):
-        if raw == "OR" and not quoted:
+    for field, value, quoted in _tokens(text):
+        if field is None and value == "OR" and not quoted:
             if not groups or pending_or:
                 raise QueryError("OR needs a word on each side")
             pending_or = True
             continue
-        clause = _clause(raw, quoted)
-        if clause is None:  # punctuation only: nothing to match
+        clause = _clause(field, value)
+        if clause is None:
             continue
         if pending_or:
             groups[-1].append(clause)

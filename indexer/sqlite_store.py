@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -31,7 +30,7 @@ from indexer.store import (
     WriteResult,
     decode_cursor,
     encode_cursor,
-    iso_utc,
+    sortable_time,
 )
 from indexer.text import search_text
 from pipeline.models import TRIAGE_STATES, Delivery, Hit, Listing, Organisation, Triage
@@ -115,10 +114,6 @@ _UPGRADE_FROM_1 = (
 )
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def _fts_phrase(phrase: Phrase) -> str:
     # Every term quoted: user input never reaches FTS5 syntax.
     quoted = '"' + " ".join(t.replace('"', '""') for t in phrase.terms) + '"'
@@ -161,8 +156,8 @@ class SqliteStore:
             if statement.strip():
                 self._db.execute(statement)
         if old:  # search text, contacts and prices of listings stored before schema 2
-            for rowid, doc in self._db.execute("SELECT listing, doc FROM listing_docs").fetchall():
-                self._index_listing(rowid, listing_from_doc(json.loads(doc)), replace=False)
+            rows = self._db.execute("SELECT listing, doc FROM listing_docs").fetchall()
+            self._index_many([(rowid, listing_from_doc(json.loads(doc))) for rowid, doc in rows], replace=False)
         self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -172,9 +167,6 @@ class SqliteStore:
         return None
 
     # --- writes ---------------------------------------------------------------------------
-
-    def _index_listing(self, rowid: int, listing: Listing, *, replace: bool) -> None:
-        self._index_many([(rowid, listing)], replace=replace)
 
     def _index_many(self, rows: Sequence[tuple[int, Listing]], *, replace: bool) -> None:
         """Search terms, contacts and prices of listings, by rowid."""
@@ -214,7 +206,7 @@ class SqliteStore:
             inserts, updates, docs = [], [], {}
             for x in batch:
                 doc = listing_to_doc(x)
-                first_seen, last_seen = _sortable_time(x.first_seen), _sortable_time(x.last_seen)
+                first_seen, last_seen = sortable_time(x.first_seen), sortable_time(x.last_seen)
                 old = existing.get(x.id)
                 if old is not None:  # first sight is kept
                     first_seen, doc["first_seen"] = min(old[1], first_seen), min(old[2], x.first_seen)
@@ -369,8 +361,10 @@ class SqliteStore:
 
     def count(self, query: SearchQuery) -> int:
         where, params = _where(criteria(query))
-        sql = f"SELECT count(*) FROM listings l WHERE {' AND '.join(where) or '1=1'}"
-        return int(self._db.execute(sql, params).fetchone()[0])
+        return self._count(" AND ".join(where) or "1=1", params)
+
+    def _count(self, clause: str, params: list[Any]) -> int:
+        return int(self._db.execute(f"SELECT count(*) FROM listings l WHERE {clause}", params).fetchone()[0])
 
     def search(self, query: SearchQuery) -> SearchPage:
         c = criteria(query)
@@ -380,7 +374,7 @@ class SqliteStore:
         if "category" in aggregations:  # every listing has one category: their counts add up to the total
             total = sum(count for _, count in aggregations["category"])
         else:
-            total = self._db.execute(f"SELECT count(*) FROM listings l WHERE {clause}", params).fetchone()[0]
+            total = self._count(clause, params)
         column = f"l.{query.sort}"
         direction, beyond = ("DESC", "<") if query.descending else ("ASC", ">")
         page_clause, page_params = clause, list(params)
@@ -429,18 +423,6 @@ class SqliteStore:
             )
             rows = self._db.execute(sql, params).fetchall()
         return [(str(key), int(count)) for key, count in rows]
-
-
-_CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00")
-
-
-def _sortable_time(value: str) -> str:
-    if _CANONICAL_TIME.fullmatch(value):  # what bioleak itself writes: nothing to convert
-        return value
-    try:
-        return iso_utc(value)
-    except ValueError:
-        return value
 
 
 def _hit_conditions(c: Criteria, alias: str) -> tuple[list[str], list[Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -91,6 +92,20 @@ def iso_utc(value: str) -> str:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC).isoformat(timespec="seconds")
+
+
+_CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00")
+
+
+def sortable_time(value: str) -> str:
+    """A record's time in the form `iso_utc` gives, for sorting and comparing; a time that is
+    not ISO 8601 is kept as it is rather than rejected (it came from a page, not a user)."""
+    if _CANONICAL_TIME.fullmatch(value):  # what bioleak itself writes: nothing to convert
+        return value
+    try:
+        return iso_utc(value)
+    except ValueError:
+        return value
 
 
 def encode_cursor(values: Sequence[object]) -> str:
