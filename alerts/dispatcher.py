@@ -131,10 +131,11 @@ class Dispatcher:
         """The message the next run would send this organisation, without claiming or sending."""
         pending = [h for h in self.store.hits_for_org(organisation.name) if h.alert_state == "pending"]
         keep, _ = self._split(organisation, pending)
-        if not keep:
-            return None
-        items = [AlertItem(h, self.store.get_listing(h.listing_id)) for h in keep]
-        return render(organisation, items, sender=self.sender, domain=self.domain)
+        return self._message(organisation, keep)[1] if keep else None
+
+    def _message(self, org: Organisation, hits: list[Hit]) -> tuple[list[AlertItem], EmailMessage]:
+        items = [AlertItem(h, self.store.get_listing(h.listing_id)) for h in hits]
+        return items, render(org, items, sender=self.sender, domain=self.domain)
 
     def run_once(self) -> DispatchReport:
         report = DispatchReport()
@@ -148,8 +149,7 @@ class Dispatcher:
             hits = self._suppress(org, self.store.claim_pending_hits(org.name, self.batch, self.lease), report)
             if not hits:
                 continue
-            items = [AlertItem(h, self.store.get_listing(h.listing_id)) for h in hits]
-            message = render(org, items, sender=self.sender, domain=self.domain)
+            items, message = self._message(org, hits)
             message_id = str(message["Message-ID"])
             channel = "email"
             try:

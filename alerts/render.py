@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -88,8 +89,8 @@ def payload(org: Organisation, items: list[AlertItem], delivery_id: str) -> dict
             finding["listing"] = {
                 "url": listing.url, "site": listing.site, "title": listing.title, "category": listing.category,
                 "first_seen": listing.first_seen, "quantity": listing.quantity,
-                "prices": [{"amount": p.amount, "currency": p.currency, "unit": p.unit} for p in listing.prices],
-                "contacts": [{"kind": c.kind, "value": c.value} for c in listing.contacts],
+                "prices": [dataclasses.asdict(p) for p in listing.prices],
+                "contacts": [dataclasses.asdict(c) for c in listing.contacts],
             }  # fmt: skip
         findings.append(finding)
     return {"org": org.name, "delivery_id": delivery_id, "findings": findings}

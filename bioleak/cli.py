@@ -15,7 +15,7 @@ from typing import Any
 
 from bioleak import __version__
 from bioleak.config import Config, ConfigError, load
-from bioleak.output import CliError, emit_json, safe_text, stderr
+from bioleak.output import CliError, as_dict, emit_json, safe_text, stderr
 
 DIGEST_CHOICES = ("instant", "hourly", "daily")
 EXAMPLES = """\
@@ -33,10 +33,6 @@ SQLite; $BIOLEAK_SMTP_URL (smtp://user:pass@host:587?starttls=1) enables email d
 """
 
 
-def _as_dict(obj: Any) -> Any:
-    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) and not isinstance(obj, type) else obj
-
-
 # --- commands ---------------------------------------------------------------------------------
 
 
@@ -48,7 +44,7 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     except DemoError as exc:
         raise CliError(str(exc)) from exc
     if args.json:
-        emit_json(_as_dict(summary) | {"ok": summary.ok})
+        emit_json(as_dict(summary) | {"ok": summary.ok})
         return 0 if summary.ok else 1
     print()
     print(f"bioleak demo finished in {summary.seconds:.1f} s")
@@ -122,6 +118,10 @@ def cmd_org_add(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _without_secret(org: Any) -> Any:
+    return dataclasses.replace(org, webhook_secret="***" if org.webhook_secret else "")  # never printed
+
+
 def _destinations(org: Any) -> str:
     parts = list(org.emails) + ([f"webhook {org.webhook_url}"] if org.webhook_url else [])
     limit = f" (matches within {org.max_distance} bits)" if org.max_distance is not None else ""
@@ -136,8 +136,7 @@ def cmd_org_list(args: argparse.Namespace, config: Config) -> int:
     finally:
         store.close()
     for org in orgs:
-        shown = dataclasses.replace(org, webhook_secret="***" if org.webhook_secret else "")  # never printed
-        emit_json(_as_dict(shown)) if args.json else print(f"{org.name}\t{_destinations(org)}")
+        emit_json(as_dict(_without_secret(org))) if args.json else print(f"{org.name}\t{_destinations(org)}")
     return 0
 
 
@@ -155,9 +154,8 @@ def cmd_org_show(args: argparse.Namespace, config: Config) -> int:
         states = Counter(h.alert_state for h in store.hits_for_org(org.name))
     finally:
         store.close()
-    shown = dataclasses.replace(org, webhook_secret="***" if org.webhook_secret else "")
     if args.json:
-        emit_json(_as_dict(shown) | {"hits": dict(states)})
+        emit_json(as_dict(_without_secret(org)) | {"hits": dict(states)})
         return 0
     print(f"{org.name}: alerts to {_destinations(org)}")
     print("matches: " + ", ".join(f"{k} {states.get(k, 0)}" for k in ("pending", "sending", "sent", "suppressed")))
@@ -239,7 +237,7 @@ def cmd_alerts_run(args: argparse.Namespace, config: Config) -> int:
 
 def _print_report(args: argparse.Namespace, report: Any, smtp: bool, config: Config) -> None:
     if args.json:
-        emit_json(_as_dict(report))
+        emit_json(as_dict(report))
         return
     for org, n in report.hits.items():
         print(f"{org}: {n} hit(s) alerted" + ("" if smtp else f" (saved to {config.outbox}, no SMTP configured)"))
@@ -264,7 +262,7 @@ def cmd_alerts_status(args: argparse.Namespace, config: Config) -> int:
     for org in orgs:
         if args.json:
             emit_json({"org": org.name, "hits": dict(states[org.name]),
-                       "deliveries": [_as_dict(d) for d in recent[org.name]]})  # fmt: skip
+                       "deliveries": [as_dict(d) for d in recent[org.name]]})  # fmt: skip
             continue
         counts = ", ".join(f"{k} {states[org.name].get(k, 0)}" for k in ("pending", "sending", "sent", "suppressed"))
         print(f"{org.name}: {counts}")

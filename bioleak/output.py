@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import unicodedata
@@ -10,6 +11,11 @@ from typing import Any
 
 class CliError(Exception):
     """A user-facing error: printed without a traceback, exit status 2."""
+
+
+def as_dict(obj: Any) -> Any:
+    """A record (frozen dataclass) as plain data for emit_json; anything else as it is."""
+    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) and not isinstance(obj, type) else obj
 
 
 def emit_json(obj: Any) -> None:

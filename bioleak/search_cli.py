@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import getpass
 import os
 from pathlib import Path
 from typing import Any
 
 from bioleak.config import Config
-from bioleak.output import CliError, emit_json, safe_text
+from bioleak.output import CliError, as_dict, emit_json, safe_text
 from indexer.store import AGGREGATIONS, SORTS, SearchQuery, Store
 from pipeline.models import CATEGORIES, TRIAGE_STATES, Hit, Listing
 
@@ -42,10 +41,6 @@ def open_store(config: Config) -> Store:
         raise CliError(f"cannot open store {config.store}: {exc}") from exc
 
 
-def _as_dict(obj: Any) -> Any:
-    return dataclasses.asdict(obj)
-
-
 def cmd_search(args: argparse.Namespace, config: Config) -> int:
     from indexer.query import QueryError
 
@@ -72,7 +67,7 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
         store.close()
     if args.json:
         for listing in page.listings:
-            emit_json(_as_dict(listing) | {"hits": [_as_dict(h) for h in hits[listing.id]]})
+            emit_json(as_dict(listing) | {"hits": [as_dict(h) for h in hits[listing.id]]})
         if args.agg:
             emit_json({"total": page.total, "aggregations": page.aggregations, "next_after": page.next_after})
         return 0
@@ -113,8 +108,8 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
         store.close()
     if args.json:
         emit_json(
-            _as_dict(listing)
-            | {"hits": [_as_dict(h) | {"triage_history": [_as_dict(e) for e in history[h.id]]} for h in hits]}
+            as_dict(listing)
+            | {"hits": [as_dict(h) | {"triage_history": [as_dict(e) for e in history[h.id]]} for h in hits]}
         )
         return 0
     print(f"{safe_text(listing.title)}\n{safe_text(listing.url)}\nid {listing.id}")
@@ -175,7 +170,7 @@ def cmd_triage(args: argparse.Namespace, config: Config) -> int:
     by_id = {h.id: h for h in hits}
     for e in events:
         if args.json:
-            emit_json(_as_dict(e))
+            emit_json(as_dict(e))
         else:
             hit = by_id[e.hit_id]
             print(f"{e.hit_id[:12]} {hit.org}/{safe_text(hit.registry_ref)}: {hit.triage} -> {e.status} (by {who})")
