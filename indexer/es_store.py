@@ -21,7 +21,7 @@ from importlib import resources
 from typing import Any, TypeVar
 
 from elastic_transport import TransportError
-from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError, helpers
+from elasticsearch import ApiError, BadRequestError, ConflictError, Elasticsearch, NotFoundError, helpers
 
 from indexer.codec import hit_from_doc, hit_to_doc, listing_from_doc, listing_to_doc, org_from_doc, org_to_doc
 from indexer.query import Criteria, Phrase, QueryError, criteria
@@ -393,13 +393,19 @@ class ElasticsearchStore:
             extra["search_after"] = decode_cursor(query.after)
         else:
             extra["from_"] = query.offset
-        response = self.es.search(
-            index=self.alias["listings"], query=_es_query(c),
-            sort=[{query.sort: "desc" if query.descending else "asc"}, {"tiebreak": "asc"}],
-            size=query.limit, track_total_hits=True,
-            aggs={name: _es_agg(name, c) for name in query.aggregations} or None,
-            **extra,
-        )  # fmt: skip
+        try:
+            response = self.es.search(
+                index=self.alias["listings"], query=_es_query(c),
+                sort=[{query.sort: "desc" if query.descending else "asc"}, {"tiebreak": "asc"}],
+                size=query.limit, track_total_hits=True,
+                aggs={name: _es_agg(name, c) for name in query.aggregations} or None,
+                **extra,
+            )  # fmt: skip
+        except BadRequestError as exc:
+            if query.after is None:
+                raise
+            # a cursor of another store, another sort or a hand-edited one: its values do not fit
+            raise QueryError(f"not a cursor from a previous page of this search: {exc.message}") from exc
         docs = response["hits"]["hits"]
         return SearchPage(
             total=int(response["hits"]["total"]["value"]),

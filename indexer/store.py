@@ -119,9 +119,9 @@ def decode_cursor(cursor: str) -> list[Any]:
         values = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"not a cursor from a previous page: {cursor[:40]!r}") from exc
-    if not isinstance(values, list) or len(values) != 2:
+    if not (isinstance(values, list) and len(values) == 2 and all(isinstance(v, str | int | float) for v in values)):
         raise ValueError(f"not a cursor from a previous page: {cursor[:40]!r}")
-    return values
+    return list(values)
 
 
 @dataclass(frozen=True)

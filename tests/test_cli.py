@@ -97,6 +97,8 @@ def test_search_filters_aggregations_and_cursor(workspace: Path, capsys: pytest.
     assert code == 2 and "category:selling is not one of" in err
     code, _, err = run(capsys, *data, "search", "--since", "yesterday")
     assert code == 2 and "not an ISO 8601" in err
+    code, _, err = run(capsys, *data, "search", "--after", "not-a-cursor")
+    assert code == 2 and "not a cursor from a previous page" in err
 
 
 def test_triage_by_hit_prefix_is_kept_and_shown(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:

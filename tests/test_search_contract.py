@@ -10,7 +10,7 @@ import pytest
 from indexer.es_store import ElasticsearchStore
 from indexer.query import QueryError
 from indexer.sqlite_store import SqliteStore
-from indexer.store import SearchPage, SearchQuery, Store
+from indexer.store import SearchPage, SearchQuery, Store, encode_cursor
 from pipeline.models import Contact, Listing, Price
 from tests.factories import make_hit, make_listing
 
@@ -208,3 +208,20 @@ def test_both_stores_answer_the_same(sqlite_store: SqliteStore, es_store: Elasti
             after_a = ids(sqlite_store.search(dataclasses.replace(query, after=a.next_after, offset=0)))
             after_b = ids(es_store.search(dataclasses.replace(query, after=b.next_after, offset=0)))
             assert after_a == after_b, query
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["garbage!", encode_cursor([1, 2, 3]), encode_cursor([["nested"], "x"]), "W3siYSI6IDF9LCAiYiJd"],
+    ids=["not-base64-json", "three-values", "nested", "object"],
+)
+def test_a_bad_cursor_is_a_clear_error(store: Store, cursor: str) -> None:
+    seed(store)
+    with pytest.raises(ValueError, match="not a cursor from a previous page"):
+        store.search(SearchQuery(after=cursor))
+
+
+def test_a_cursor_that_does_not_fit_the_sort_is_a_query_error(es_store: ElasticsearchStore) -> None:
+    seed(es_store)
+    with pytest.raises(QueryError, match="not a cursor from a previous page"):
+        es_store.search(SearchQuery(after=encode_cursor(["yesterday", "someone"])))  # dates and a number expected
