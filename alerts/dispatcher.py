@@ -62,7 +62,10 @@ class Dispatcher:
         batch: int = 500,
         lease: timedelta = CLAIM_LEASE,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        attach_thumbnails: bool = False,
     ) -> None:
+        # Opt-in: by default no leaked face leaves bioleak, only the facts about it.
+        self.attach_thumbnails = attach_thumbnails
         self.clock = clock
         self.batch = batch  # hits claimed per organisation per run
         self.lease = lease  # after this long a claim whose dispatcher died is taken over
@@ -134,7 +137,8 @@ class Dispatcher:
         return self._message(organisation, keep)[1] if keep else None
 
     def _message(self, org: Organisation, hits: list[Hit]) -> tuple[list[AlertItem], EmailMessage]:
-        items = [AlertItem(h, self.store.get_listing(h.listing_id)) for h in hits]
+        thumbnails = self.store.get_thumbnails(sorted({h.image_sha256 for h in hits})) if self.attach_thumbnails else {}
+        items = [AlertItem(h, self.store.get_listing(h.listing_id), thumbnails.get(h.image_sha256)) for h in hits]
         return items, render(org, items, sender=self.sender, domain=self.domain)
 
     def run_once(self) -> DispatchReport:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 from dataclasses import dataclass
@@ -17,6 +18,11 @@ from pipeline.models import Hit, Listing, Organisation
 class AlertItem:
     hit: Hit
     listing: Listing | None
+    thumbnail: bytes | None = None  # JPEG of the matched image, only when attachments were asked for
+
+
+def thumbnail_name(hit: Hit) -> str:
+    return f"evidence-{hit.image_sha256[:16]}.jpg"
 
 
 def message_id(org: str, hit_ids: list[str], domain: str) -> str:
@@ -33,6 +39,8 @@ def _listing_lines(item: AlertItem) -> list[str]:
         f"Image: {h.image_url}",
         f"Evidence id: {h.id}",
     ]
+    if item.thumbnail is not None:
+        lines.append(f"Attached: {thumbnail_name(h)}")
     if listing is not None:
         lines[:0] = [
             f"Listing: {listing.title}",
@@ -48,19 +56,29 @@ def _listing_lines(item: AlertItem) -> list[str]:
     return lines
 
 
+def _attachments(items: list[AlertItem]) -> dict[str, bytes]:
+    """File name -> JPEG, one per matched image (several hits can share one image)."""
+    return {thumbnail_name(i.hit): i.thumbnail for i in items if i.thumbnail is not None}
+
+
 def render(org: Organisation, items: list[AlertItem], *, sender: str, domain: str) -> EmailMessage:
     listings = {i.hit.listing_id for i in items}
+    attachments = _attachments(items)
     subject = f"[bioleak] {len(items)} protected image(s) of {org.name} found on {len(listings)} listing(s)"
     blocks = ["\n".join(_listing_lines(i)) for i in items]
+    attached = (
+        f"Thumbnails of {len(attachments)} matched image(s) are attached." if attachments
+        else "No leaked image is attached."
+    )  # fmt: skip
     text = (
         f"bioleak found images enrolled by {org.name} offered on black-market listings.\n"
-        "No leaked image is attached. Evidence ids identify each finding in bioleak.\n\n" + "\n\n".join(blocks) + "\n"
+        f"{attached} Evidence ids identify each finding in bioleak.\n\n" + "\n\n".join(blocks) + "\n"
     )
     html_blocks = "".join("<li><pre>" + escape("\n".join(_listing_lines(i))) + "</pre></li>" for i in items)
     html = (
         "<html><body>"
         f"<p>bioleak found images enrolled by <b>{escape(org.name)}</b> offered on black-market listings."
-        " No leaked image is attached.</p>"
+        f" {escape(attached)}</p>"
         f"<ol>{html_blocks}</ol></body></html>"
     )
     msg = EmailMessage()
@@ -72,6 +90,8 @@ def render(org: Organisation, items: list[AlertItem], *, sender: str, domain: st
     msg["X-Bioleak-Org"] = org.name
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
+    for name, jpeg in sorted(attachments.items()):
+        msg.add_attachment(jpeg, maintype="image", subtype="jpeg", filename=name)
     return msg
 
 
@@ -85,6 +105,8 @@ def payload(org: Organisation, items: list[AlertItem], delivery_id: str) -> dict
             "dhash_distance": h.dhash_distance, "image_url": h.image_url, "image_sha256": h.image_sha256,
             "found_at": h.found_at, "listing_id": h.listing_id,
         }  # fmt: skip
+        if item.thumbnail is not None:
+            finding["thumbnail_jpeg_base64"] = base64.b64encode(item.thumbnail).decode("ascii")
         if listing is not None:
             finding["listing"] = {
                 "url": listing.url, "site": listing.site, "title": listing.title, "category": listing.category,

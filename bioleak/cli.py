@@ -206,25 +206,18 @@ def cmd_crawl(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_alerts_run(args: argparse.Namespace, config: Config) -> int:
-    from alerts.dispatcher import Dispatcher, Outbox
-    from alerts.smtp import SmtpConfig, SmtpSender
+    from bioleak.dispatch import make_dispatcher
 
-    send = None
-    if config.smtp_url:
-        try:
-            send = SmtpSender(SmtpConfig.from_url(config.smtp_url)).send
-        except ValueError as exc:
-            raise CliError(str(exc)) from exc
     store = _open_store(config)
     stop = threading.Event()
     if not args.once:  # SIGTERM (a service manager) stops between passes, like Ctrl-C
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         stderr(f"dispatching alerts every {args.interval:g} s; Ctrl-C or SIGTERM stops")
     try:
-        dispatcher = Dispatcher(store, outbox=Outbox(config.outbox), send=send, sender=config.sender)
+        dispatcher = make_dispatcher(config, store, attach_thumbnails=args.attach_thumbnails or None)
         while True:
             report = dispatcher.run_once()
-            _print_report(args, report, send is not None, config)
+            _print_report(args, report, dispatcher.send is not None, config)
             if args.once:
                 return 0 if not report.deferred else 1
             if stop.wait(args.interval):
@@ -275,12 +268,12 @@ def cmd_alerts_status(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_alerts_preview(args: argparse.Namespace, config: Config) -> int:
-    from alerts.dispatcher import Dispatcher, Outbox
+    from bioleak.dispatch import make_dispatcher
 
     store = _open_store(config)
     try:
         org = _find_org(store, args.org)
-        message = Dispatcher(store, outbox=Outbox(config.outbox), send=None, sender=config.sender).preview(org)
+        message = make_dispatcher(config, store, attach_thumbnails=args.attach_thumbnails or None).preview(org)
     finally:
         store.close()
     if message is None:
@@ -288,7 +281,9 @@ def cmd_alerts_preview(args: argparse.Namespace, config: Config) -> int:
         return 0
     part = message.get_body(("html",) if args.html else ("plain",))
     assert part is not None
-    print(f"Subject: {message['Subject']}\nTo: {message['To']}\nMessage-ID: {message['Message-ID']}\n")
+    print(f"Subject: {message['Subject']}\nTo: {message['To']}\nMessage-ID: {message['Message-ID']}")
+    attached = [str(p.get_filename()) for p in message.walk() if p.get_content_maintype() == "image"]
+    print(f"Attachments: {', '.join(attached) if attached else 'none'}\n")
     print(part.get_content())
     return 0
 
@@ -376,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
              "BIOLEAK_SMTP_URL=smtp://mail.example:587?starttls=1 bioleak alerts run --once")  # fmt: skip
     p.add_argument("--once", action="store_true", help="one pass, then exit")
     p.add_argument("--interval", type=float, default=60.0, help="seconds between passes (default 60)")
+    _attach_flag(p)
     _json_flag(p)
     p = _add(asub, "status", cmd_alerts_status,
              "Per organisation: matches pending, sent and suppressed, and the latest deliveries; refused"
@@ -387,7 +383,16 @@ def build_parser() -> argparse.ArgumentParser:
              "bioleak alerts preview acme-bank")  # fmt: skip
     p.add_argument("org", help="organisation name")
     p.add_argument("--html", action="store_true", help="the HTML part (scraped text escaped) instead of plain text")
+    _attach_flag(p)
     return parser
+
+
+def _attach_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--attach-thumbnails", action="store_true",
+        help="attach the thumbnail the crawl kept of each matched image (off by default: leaked faces stay in"
+        " bioleak; set attach_thumbnails = true in bioleak.toml to make it the default)",
+    )  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

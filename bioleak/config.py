@@ -36,6 +36,8 @@ class Config:
     es_prefix: str = "bioleak"
     smtp_url: str = ""  # empty: messages go to the outbox only
     sender: str = "bioleak@localhost"
+    # Attach thumbnails of matched (leaked) images to alerts; off: only the facts leave bioleak.
+    attach_thumbnails: bool = False
 
     @property
     def uses_elasticsearch(self) -> bool:
@@ -67,6 +69,10 @@ def load(data_dir: str | Path | None = None, environ: dict[str, str] | None = No
         unknown = set(data) - known
         if unknown:
             raise ConfigError(f"{toml_path}: unknown key(s): {', '.join(sorted(unknown))}")
+        for key, value in data.items():
+            wanted = bool if key == "attach_thumbnails" else str
+            if not isinstance(value, wanted):
+                raise ConfigError(f"{toml_path}: {key} must be a {'true/false' if wanted is bool else 'string'}")
         paths = {"registry", "sources", "outbox", "crawl_state"}
         overrides: dict[str, Any] = {k: (base / v if k in paths else v) for k, v in data.items()}
         config = replace(config, **overrides)

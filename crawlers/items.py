@@ -22,3 +22,4 @@ class ListingItem(scrapy.Item):
     entities = scrapy.Field()
     images = scrapy.Field()  # list[(url, ImageHashes)]
     hits = scrapy.Field()  # list[Hit]
+    thumbnails = scrapy.Field()  # dict[image sha256, JPEG bytes], of matched images only

@@ -39,6 +39,7 @@ ITEM_PIPELINES = {
     "crawlers.pipelines.classify.ClassifyPipeline": 100,
     "crawlers.pipelines.images.ImageHashPipeline": 200,
     "crawlers.pipelines.matching.MatchPipeline": 300,
+    "crawlers.pipelines.thumbnails.ThumbnailPipeline": 350,
     "crawlers.pipelines.store.StorePipeline": 400,
     "crawlers.pipelines.incremental.MarkProcessedPipeline": 500,
 }
@@ -49,3 +50,7 @@ BIOLEAK_IMAGE_MAX_BYTES = 20 * 1024 * 1024
 BIOLEAK_IMAGE_MAX_PIXELS = 40_000_000
 BIOLEAK_HASH_WORKERS = "auto"  # worker processes for decoding and hashing; 0: threads in the crawl process
 BIOLEAK_FACE_DETECTION = "auto"  # auto: on listings classified as face-data sales; always; never
+# A small JPEG of every image that matched the registry, kept as evidence (alerts attach it only
+# with --attach-thumbnails); images that matched nothing are never kept.
+BIOLEAK_THUMBNAILS = True
+BIOLEAK_THUMBNAIL_SIZE = 160

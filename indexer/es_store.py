@@ -10,11 +10,12 @@ bench/index_bench.py); a crawl refreshes when it ends, and claims refresh before
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from importlib import resources
@@ -42,7 +43,7 @@ from pipeline.models import TRIAGE_STATES, Delivery, Hit, Listing, Organisation,
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 SCHEMA_VERSION = 1
-KINDS = ("listings", "hits", "orgs", "triage", "deliveries")
+KINDS = ("listings", "hits", "orgs", "triage", "deliveries", "thumbnails")
 BULK_CHUNK = 500
 # Per-document statuses worth another try: rejected under load, or the server (re)starting.
 RETRYABLE = frozenset({429, 502, 503, 504, "unreachable"})
@@ -313,6 +314,23 @@ class ElasticsearchStore:
         self._merge_matches(entries, override=True)
         self.refresh()
         return events
+
+    def put_thumbnails(self, thumbnails: Mapping[str, bytes]) -> WriteResult:
+        at = datetime.now(UTC).isoformat(timespec="seconds")
+        return self._bulk(
+            (
+                {"_op_type": "create", "_index": self.alias["thumbnails"], "_id": sha,
+                 "_source": {"jpeg": base64.b64encode(jpeg).decode("ascii"), "at": at}}
+                for sha, jpeg in thumbnails.items()
+            ),
+            conflicts_ok=True,
+        )  # fmt: skip
+
+    def get_thumbnails(self, image_sha256s: Sequence[str]) -> dict[str, bytes]:
+        if not image_sha256s:
+            return {}
+        found = self.es.mget(index=self.alias["thumbnails"], ids=list(image_sha256s))
+        return {d["_id"]: base64.b64decode(d["_source"]["jpeg"]) for d in found["docs"] if d.get("found")}
 
     def record_delivery(self, delivery: Delivery) -> None:
         # The time goes first in the id so that two attempts of one message are two records.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from indexer.store import (
 from indexer.text import search_text
 from pipeline.models import TRIAGE_STATES, Delivery, Hit, Listing, Organisation, Triage
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS listings (
     id TEXT PRIMARY KEY,
@@ -97,6 +97,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     status TEXT NOT NULL, detail TEXT NOT NULL, hits INTEGER NOT NULL, at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deliveries_org ON deliveries (org, seq);
+-- schema 3: small JPEGs of matched images only, by the image's sha256
+CREATE TABLE IF NOT EXISTS thumbnails (sha256 TEXT PRIMARY KEY, jpeg BLOB NOT NULL);
 """
 # Stores written by schema 1 lack these columns and tables; they are added and filled on open.
 _UPGRADE_FROM_1 = (
@@ -149,6 +151,7 @@ class SqliteStore:
         if version >= SCHEMA_VERSION:
             return
         old = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'listings'").fetchone() is not None
+        old = old and version < 2  # schema 2 only lacks tables that _SCHEMA creates if missing
         if old:
             for statement in _UPGRADE_FROM_1:
                 self._db.execute(statement)
@@ -290,6 +293,15 @@ class SqliteStore:
                     )
                     events.append(TriageEvent(hit_id, status, note, who, at))
         return events
+
+    def put_thumbnails(self, thumbnails: Mapping[str, bytes]) -> WriteResult:
+        with self._transaction():
+            self._db.executemany("INSERT OR IGNORE INTO thumbnails VALUES (?, ?)", list(thumbnails.items()))
+        return WriteResult(len(thumbnails))
+
+    def get_thumbnails(self, image_sha256s: Sequence[str]) -> dict[str, bytes]:
+        rows = self._rows_by_id("SELECT sha256, jpeg FROM thumbnails WHERE sha256 IN ({marks})", list(image_sha256s))
+        return {sha: bytes(jpeg) for sha, jpeg in rows}
 
     def record_delivery(self, delivery: Delivery) -> None:
         with self._transaction():

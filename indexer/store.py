@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -182,6 +182,15 @@ class Store(Protocol):
 
     def triage_history(self, hit_id: str) -> list[TriageEvent]:
         """Every triage event of a hit, oldest first."""
+        ...
+
+    def put_thumbnails(self, thumbnails: Mapping[str, bytes]) -> WriteResult:
+        """Keep small JPEG thumbnails of matched images, by image sha256 (evidence for analysts
+        and opt-in alert attachments); writing one again changes nothing."""
+        ...
+
+    def get_thumbnails(self, image_sha256s: Sequence[str]) -> dict[str, bytes]:
+        """The kept thumbnails among these images, by sha256."""
         ...
 
     def record_delivery(self, delivery: Delivery) -> None: ...

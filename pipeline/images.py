@@ -20,6 +20,9 @@ DEFAULT_MAX_PIXELS = 40_000_000
 # down to at least this size is several times faster than a full decode; 64-bit hashes
 # are computed from 32x32, so this leaves room for the tiles of a photo sheet.
 DRAFT_TARGET = (160, 160)
+# Evidence thumbnails of matched images: big enough to recognise a face, ~5 KB each.
+THUMBNAIL_SIZE = 160
+THUMBNAIL_QUALITY = 75
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF"})
 
 
@@ -65,9 +68,7 @@ def _looks_like_markup(head: bytes) -> bool:
     return start.startswith((b"<!doctype", b"<html", b"<?xml", b"<svg", b"<head", b"<body", b"{"))
 
 
-def decode_image(
-    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS
-) -> DecodedImage:
+def _load(data: bytes, *, max_bytes: int, max_pixels: int, draft: tuple[str, tuple[int, int]]) -> DecodedImage:
     if not data:
         raise ImageRejected("empty")
     if len(data) > max_bytes:
@@ -86,8 +87,7 @@ def decode_image(
             if width <= 0 or height <= 0 or width * height > max_pixels:
                 raise ImageRejected("decompression_bomb", f"{width}x{height} > {max_pixels} pixels")
             if isinstance(img, JpegImagePlugin.JpegImageFile):
-                # Luminance only, in the DCT domain: every hash and the face detector use luminance.
-                img.draft("L", DRAFT_TARGET)
+                img.draft(*draft)  # reduced, in the DCT domain: several times faster than a full decode
             img.seek(0)  # first frame of animations
             img.load()
             img = ImageOps.exif_transpose(img) or img
@@ -102,3 +102,25 @@ def decode_image(
         # Pillow reports truncated and corrupt data as OSError ("image file is truncated", ...).
         raise ImageRejected("corrupt", str(exc)[:200]) from exc
     return DecodedImage(image=img, sha256=hashlib.sha256(data).hexdigest(), format=fmt, width=width, height=height)
+
+
+def decode_image(
+    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> DecodedImage:
+    # Luminance only: every hash and the face detector use luminance.
+    return _load(data, max_bytes=max_bytes, max_pixels=max_pixels, draft=("L", DRAFT_TARGET))
+
+
+def make_thumbnail(
+    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS, size: int = THUMBNAIL_SIZE
+) -> bytes:
+    """A small JPEG of an image, for an analyst or an organisation to see what matched, under
+    the same limits as decoding for hashes. Metadata (EXIF, GPS, comments) is not carried over."""
+    if size < 16:
+        raise ValueError(f"thumbnail size must be at least 16 pixels, got {size}")
+    decoded = _load(data, max_bytes=max_bytes, max_pixels=max_pixels, draft=("RGB", (size, size)))
+    img = decoded.image
+    img.thumbnail((size, size), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=THUMBNAIL_QUALITY, optimize=True)
+    return out.getvalue()

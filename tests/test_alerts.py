@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import threading
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
@@ -16,9 +18,10 @@ from urllib.parse import quote
 import pytest
 
 from alerts.dispatcher import Dispatcher, Outbox
-from alerts.render import AlertItem, render
+from alerts.render import AlertItem, payload, render
 from alerts.smtp import SmtpConfig, SmtpSender
 from alerts.webhook import signature
+from bioleak.demo.images import portrait, to_bytes
 from bioleak.demo.smtp import LoopbackSmtpServer, free_port
 from indexer.sqlite_store import SqliteStore
 from pipeline.models import Organisation
@@ -110,6 +113,38 @@ def test_scraped_html_is_escaped_in_the_html_part(tmp_path: Path) -> None:
     assert "<img" not in html and "<b>bold" not in html and "&lt;ref&amp;1&gt;" in html
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "<script>alert(1)</script>" in text  # plain text is shown as text, never rendered
+
+
+def images(message: EmailMessage | None) -> list[EmailMessage]:
+    assert message is not None
+    return [p for p in message.walk() if p.get_content_maintype() == "image"]
+
+
+def test_thumbnails_are_attached_only_on_request(tmp_path: Path) -> None:
+    store = seeded_store(tmp_path)
+    thumbnail = to_bytes(portrait(42).resize((120, 160)), "JPEG")
+    # the crawl kept one: of acme's image on listing 1 (listing 2's image, also pixelpay's, has none)
+    acme_hits = sorted(store.hits_for_org("acme-bank"), key=lambda h: h.listing_id != make_listing(1).id)
+    store.put_thumbnails({acme_hits[0].image_sha256: thumbnail})
+    with LoopbackSmtpServer() as smtp:
+        send = SmtpSender(SmtpConfig.from_url(smtp.url)).send
+        plain = Dispatcher(store, outbox=Outbox(tmp_path / "outbox"), send=send)
+        assert plain.preview(ACME) is not None
+        assert not images(plain.preview(ACME))
+        attaching = Dispatcher(store, outbox=Outbox(tmp_path / "outbox"), send=send, attach_thumbnails=True)
+        assert attaching.run_once().hits == {"acme-bank": 2, "pixelpay": 1}
+        received = {str(r.message["X-Bioleak-Org"]): r.message for r in smtp.received}
+    acme = received["acme-bank"]
+    attachments = images(acme)
+    assert [a.get_content_type() for a in attachments] == ["image/jpeg"]
+    assert attachments[0].get_content() == thumbnail  # the bytes the crawl kept, unchanged
+    assert attachments[0].get_filename() == f"evidence-{acme_hits[0].image_sha256[:16]}.jpg"
+    text = acme.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Thumbnails of 1 matched image(s) are attached." in text
+    assert not images(received["pixelpay"])  # nothing kept for its image
+    assert "No leaked image is attached." in received["pixelpay"].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    webhook = payload(ACME, [AlertItem(h, None, thumbnail) for h in acme_hits[:1]], "d1")
+    assert base64.b64decode(webhook["findings"][0]["thumbnail_jpeg_base64"]) == thumbnail
 
 
 @pytest.mark.parametrize(

@@ -136,6 +136,9 @@ def test_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     (tmp_path / "bioleak.toml").write_text('colour = "red"\n')
     code, _, err = run(capsys, "--data-dir", str(tmp_path), "org", "list")
     assert code == 2 and "unknown key" in err and "colour" in err
+    (tmp_path / "bioleak.toml").write_text('attach_thumbnails = "yes"\n')
+    code, _, err = run(capsys, "--data-dir", str(tmp_path), "org", "list")
+    assert code == 2 and "attach_thumbnails must be a true/false" in err
 
 
 def test_org_and_alerts_without_smtp_go_to_the_outbox(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -217,11 +220,16 @@ def test_alerts_preview_shows_what_would_be_sent_and_sends_nothing(
     listing = make_listing(3, title="<script>alert(1)</script> 人脸 packs")
     store.upsert_org(Organisation("acme-bank", ("soc@acme.example",)))
     store.upsert_listings([listing])
-    store.upsert_hits([make_hit(listing, "acme-bank", "acme-3")])
+    hit = make_hit(listing, "acme-bank", "acme-3")
+    store.upsert_hits([hit])
+    store.put_thumbnails({hit.image_sha256: to_bytes(portrait(3).resize((120, 160)), "JPEG")})
     store.close()
     data = ["--data-dir", str(tmp_path)]
     code, out, _ = run(capsys, *data, "alerts", "preview", "acme-bank")
     assert code == 0 and "To: soc@acme.example" in out and "Your ref: acme-3" in out
+    assert "Attachments: none" in out and "No leaked image is attached" in out
+    code, out, _ = run(capsys, *data, "alerts", "preview", "acme-bank", "--attach-thumbnails")
+    assert code == 0 and f"Attachments: evidence-{hit.image_sha256[:16]}.jpg" in out
     code, out, _ = run(capsys, *data, "alerts", "preview", "acme-bank", "--html")
     assert code == 0 and "&lt;script&gt;" in out and "<script>" not in out
     code, _, err = run(capsys, *data, "alerts", "preview", "nobody")

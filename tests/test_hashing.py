@@ -10,7 +10,7 @@ from PIL import Image
 
 from bioleak.demo.images import TRANSFORMS, leaked_copy, portrait, to_bytes
 from pipeline.hashing import hamming, hash_bytes
-from pipeline.images import ImageRejected, decode_image
+from pipeline.images import ImageRejected, decode_image, make_thumbnail
 
 
 def test_hamming_on_literal_hex() -> None:
@@ -72,6 +72,19 @@ def test_bad_images_are_rejected_with_a_reason(data: bytes, reason: str) -> None
     with pytest.raises(ImageRejected) as info:
         decode_image(data)
     assert info.value.reason == reason
+    with pytest.raises(ImageRejected) as info:  # thumbnails go through the same checks
+        make_thumbnail(data)
+    assert info.value.reason == reason
+
+
+def test_thumbnail_is_a_small_jpeg_without_metadata() -> None:
+    exif = Image.Exif()
+    exif[0x010E] = "GPS and camera serials stay out"  # ImageDescription
+    buf = io.BytesIO()
+    portrait(5).resize((900, 1200)).save(buf, "JPEG", exif=exif.tobytes())
+    thumbnail = Image.open(io.BytesIO(make_thumbnail(buf.getvalue(), size=160)))
+    assert thumbnail.format == "JPEG" and thumbnail.size == (120, 160) and thumbnail.mode == "RGB"
+    assert not thumbnail.getexif()
 
 
 def test_truncated_jpeg_is_rejected_as_corrupt() -> None:

@@ -51,3 +51,23 @@ def test_a_schema_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
     assert version == SCHEMA_VERSION
     SqliteStore(path).close()  # opening an upgraded store again changes nothing
+
+
+def test_a_schema_2_store_gains_the_thumbnails_table(tmp_path: Path) -> None:
+    path = tmp_path / "v2.sqlite3"
+    store = SqliteStore(path)
+    listing = make_listing(3)
+    store.upsert_listings([listing])
+    store.close()
+    db = sqlite3.connect(path)
+    db.execute("DROP TABLE thumbnails")
+    db.execute("PRAGMA user_version = 2")
+    db.commit()
+    db.close()
+    store = SqliteStore(path)
+    try:
+        assert store.get_listing(listing.id) == listing
+        store.put_thumbnails({"d" * 64: b"jpeg"})
+        assert store.get_thumbnails(["d" * 64]) == {"d" * 64: b"jpeg"}
+    finally:
+        store.close()

@@ -150,3 +150,12 @@ def test_deliveries_newest_first(store: Store) -> None:
     store.refresh()
     assert store.deliveries("acme-bank") == [second, first]
     assert store.deliveries(limit=1) == [other]
+
+
+def test_thumbnails_by_image_sha256(store: Store) -> None:
+    jpeg = b"\xff\xd8\xff\xe0 thumbnail bytes \x00\xff\xd9"
+    assert store.put_thumbnails({"a" * 64: jpeg}).failed == 0
+    # Written again with other bytes (another crawl's re-encode): the first one is kept.
+    assert store.put_thumbnails({"a" * 64: b"other", "b" * 64: b"\x00"}).failed == 0
+    assert store.get_thumbnails(["a" * 64, "b" * 64, "c" * 64]) == {"a" * 64: jpeg, "b" * 64: b"\x00"}
+    assert store.get_thumbnails([]) == {}

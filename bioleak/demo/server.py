@@ -22,6 +22,7 @@ class Page:
     status: int = 200
     headers: tuple[tuple[str, str], ...] = ()
     hang: bool = False  # send headers, then never the body (until the site stops): a stuck server
+    later: bytes | None = None  # served instead of `body` from the second request on: a site that changes
 
 
 @dataclass
@@ -49,17 +50,19 @@ class FixtureSite:
             protocol_version = "HTTP/1.1"  # keep-alive, as real sites: Content-Length is always sent
 
             def do_GET(self) -> None:
+                repeated = self.path in site.access_log
                 site.access_log.append(self.path)
                 path = self.path
                 if site.proxy and path.startswith(("http://", "https://")):
                     parts = urlsplit(path)
                     path = parts.path + ("?" + parts.query if parts.query else "")
                 page = site.pages.get(path.split("#")[0]) or Page(b"not found", "text/plain", 404)
+                body = page.later if repeated and page.later is not None else page.body
                 self.send_response(page.status)
                 if page.content_type:
                     self.send_header("Content-Type", page.content_type)
                 # A hanging page promises a body it never sends.
-                self.send_header("Content-Length", str(100 if page.hang else len(page.body)))
+                self.send_header("Content-Length", str(100 if page.hang else len(body)))
                 for key, value in page.headers:
                     self.send_header(key, value)
                 self.end_headers()
@@ -67,7 +70,7 @@ class FixtureSite:
                     self.wfile.flush()
                     site._stopping.wait()  # released by stop(), so the test never waits on it
                     return
-                self.wfile.write(page.body)
+                self.wfile.write(body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # the access log above is what tests read

@@ -40,7 +40,8 @@ def to_listing(item: ListingItem) -> Listing:
 
 
 class StorePipeline:
-    """Write the listing, then its hits, to the configured store (SQLite file or ES URL)."""
+    """Write the listing, the thumbnails of its matched images, then its hits, to the configured
+    store (SQLite file or ES URL)."""
 
     def __init__(self, crawler: Any, *, store_url: str, es_prefix: str) -> None:
         self.crawler = crawler
@@ -56,10 +57,15 @@ class StorePipeline:
     def process_item(self, item: ListingItem) -> ListingItem:
         stats = self.crawler.stats
         failed = False
+        thumbnails = item.get("thumbnails") or {}
         for kind, result in (
             ("listings", self.store.upsert_listings([to_listing(item)])),
+            # before the hits: an alert sent for a hit finds its thumbnail
+            ("thumbnails", self.store.put_thumbnails(thumbnails) if thumbnails else None),
             ("hits", self.store.upsert_hits(item.get("hits") or [])),
         ):
+            if result is None:
+                continue
             stats.inc_value(f"bioleak/stored/{kind}", result.written)
             if result.failed:
                 failed = True

@@ -1,0 +1,104 @@
+"""ThumbnailPipeline: keep a small JPEG of each image that matched the registry, as evidence.
+
+Hashing keeps no image bytes, and most images match nothing, so the few that matched are
+downloaded again, here, through Scrapy's downloader: every address rule, size cap and timeout
+of the crawl applies, which fetching later (at alert time, say) would bypass. The bytes must be
+the ones that were hashed (same sha256), or no thumbnail is kept. An image whose thumbnail the
+store already has is not fetched again. Images that matched nothing are never kept
+(BIOLEAK_THUMBNAILS = False keeps none at all).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+import scrapy
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.threads import deferToThread
+
+from crawlers.items import ListingItem
+from indexer.open import open_store
+from indexer.store import Store
+from pipeline.images import THUMBNAIL_SIZE, ImageRejected, make_thumbnail
+
+log = logging.getLogger(__name__)
+
+
+class ThumbnailPipeline:
+    def __init__(
+        self, crawler: Any, store: Store, *, max_bytes: int, max_pixels: int, size: int = THUMBNAIL_SIZE
+    ) -> None:
+        self.crawler = crawler
+        self.store = store  # asked which thumbnails exist; StorePipeline writes new ones with the hits
+        self.max_bytes = max_bytes
+        self.max_pixels = max_pixels
+        self.size = size
+        self._made: set[str] = set()  # image sha256s thumbnailed by this crawl
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ThumbnailPipeline:
+        settings = crawler.settings
+        if not settings.getbool("BIOLEAK_THUMBNAILS", True):
+            raise NotConfigured("BIOLEAK_THUMBNAILS is off")
+        url = settings.get("BIOLEAK_STORE")
+        if not url:
+            raise NotConfigured("BIOLEAK_STORE is not set: nowhere to keep thumbnails")
+        return cls(
+            crawler,
+            open_store(url, es_prefix=settings.get("BIOLEAK_ES_PREFIX", "bioleak")),
+            max_bytes=settings.getint("BIOLEAK_IMAGE_MAX_BYTES", 20 * 1024 * 1024),
+            max_pixels=settings.getint("BIOLEAK_IMAGE_MAX_PIXELS", 40_000_000),
+            size=settings.getint("BIOLEAK_THUMBNAIL_SIZE", THUMBNAIL_SIZE),
+        )
+
+    def close_spider(self) -> None:
+        self.store.close()
+
+    def _skip(self, reason: str, url: str, detail: str = "") -> None:
+        self.crawler.stats.inc_value(f"bioleak/thumbnails/skipped/{reason}")
+        log.info("no thumbnail (%s): %s %s", reason, url, detail)
+
+    async def _thumbnail(self, url: str, sha256: str) -> bytes | None:
+        request = scrapy.Request(url, meta={"download_maxsize": self.max_bytes}, dont_filter=True)
+        try:
+            response = await self.crawler.engine.download_async(request)
+        except IgnoreRequest as exc:
+            self._skip("refused", url, str(exc))
+            return None
+        except Exception as exc:  # network errors, timeouts, size cap
+            self._skip("download_failed", url, repr(exc)[:200])
+            return None
+        body = response.body
+        if response.status != 200 or hashlib.sha256(body).hexdigest() != sha256:
+            # The site now serves something else: a thumbnail of it would not be the evidence.
+            self._skip("changed", url, f"HTTP {response.status}")
+            return None
+        try:
+            limits = {"max_bytes": self.max_bytes, "max_pixels": self.max_pixels, "size": self.size}
+            jpeg: bytes = await maybe_deferred_to_future(deferToThread(make_thumbnail, body, **limits))
+        except ImageRejected as exc:  # it was hashed, so this is unexpected; still only a skip
+            self._skip(exc.reason, url, exc.detail)
+            return None
+        return jpeg
+
+    async def process_item(self, item: ListingItem) -> ListingItem:
+        wanted: dict[str, str] = {}  # sha256 -> one URL it was fetched from
+        for hit in item.get("hits") or ():
+            if hit.image_sha256 not in self._made:
+                wanted.setdefault(hit.image_sha256, hit.image_url)
+        if wanted:
+            kept = self.store.get_thumbnails(list(wanted))  # by an earlier crawl
+            self._made.update(kept)
+            wanted = {sha: url for sha, url in wanted.items() if sha not in kept}
+        thumbnails: dict[str, bytes] = {}
+        for sha256, url in wanted.items():  # matches are rare: one at a time is plenty
+            jpeg = await self._thumbnail(url, sha256)
+            if jpeg is not None:
+                self._made.add(sha256)
+                thumbnails[sha256] = jpeg
+                self.crawler.stats.inc_value("bioleak/thumbnails/kept")
+        item["thumbnails"] = thumbnails
+        return item
