@@ -174,7 +174,7 @@ def cmd_org_remove(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_crawl(args: argparse.Namespace, config: Config) -> int:
-    from bioleak.crawl import crawl
+    from bioleak.runner import run_source
     from crawlers.sources import SourceError, load_sources
 
     try:
@@ -184,15 +184,18 @@ def cmd_crawl(args: argparse.Namespace, config: Config) -> int:
     if args.source not in sources:
         raise CliError(f"{config.sources}: no source named {args.source!r} (have: {', '.join(sorted(sources))})")
     if not args.json:
-        log_file = config.data_dir / "runs" / f"{args.source}.log"
-        stderr(f"crawling {args.source} ({sources[args.source].kind}); log: {log_file}")
-    result = crawl(config, args.source, timeout=args.timeout)
+        stderr(f"crawling {args.source} ({sources[args.source].kind}); log in {config.data_dir / 'runs' / args.source}")
+    outcome = run_source(config, args.source, trigger="manual", timeout=args.timeout)
+    result = outcome.result
+    if result is None:  # another crawl of this source holds its lock
+        raise CliError(f"{outcome.run.detail}: not started (see `bioleak runs --source {args.source}`)")
     numbers = result.summary()
     if args.json:
-        emit_json({"source": result.source, "ok": result.ok, "returncode": result.returncode,
-                   "log": str(result.log_file)} | numbers)  # fmt: skip
+        emit_json({"source": result.source, "ok": result.ok, "status": result.status, "run": outcome.run.id,
+                   "returncode": result.returncode, "log": str(result.log_file)} | numbers)  # fmt: skip
         return 0 if result.ok else 1
-    print(f"{args.source}: {'ok' if result.ok else 'FAILED'} (exit {result.returncode}); log {result.log_file}")
+    state = "ok" if result.ok else f"FAILED ({result.status})"
+    print(f"{args.source}: {state} (run {outcome.run.id}, exit {result.returncode}); log {result.log_file}")
     print(f"  pages:     {numbers['pages']}")
     listings = ", ".join(f"{k} {v}" for k, v in numbers["listings"].items()) or "none new"
     print(f"  listings:  {listings}; unchanged since last crawl {numbers['unchanged']}")
@@ -326,17 +329,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _json_flag(p)
 
-    p = _add(sub, "crawl", cmd_crawl, "Crawl one source from sources.yaml now (a `scrapy crawl` subprocess).",
+    p = _add(sub, "crawl", cmd_crawl,
+             "Crawl one source from sources.yaml now: the scheduler's code path (a `scrapy crawl` subprocess,"
+             " recorded in `bioleak runs`; refused while another crawl of the source runs).",
              "bioleak crawl demo-market --json")  # fmt: skip
     p.add_argument("source", help="name of a source in sources.yaml")
-    p.add_argument("--timeout", type=float, default=3600, help="wall-clock limit in seconds (default 3600)")
+    p.add_argument("--timeout", type=float, help="wall-clock limit in seconds (default: crawl_timeout, 3600)")
     _json_flag(p)
 
-    from bioleak import registry_cli, search_cli, sources_cli
+    from bioleak import registry_cli, schedule_cli, search_cli, sources_cli
 
     search_cli.register(sub, _add, _json_flag)
     registry_cli.register(sub, _add, _json_flag)
     sources_cli.register(sub, _add, _json_flag)
+    schedule_cli.register(sub, _add, _json_flag)
 
     org = sub.add_parser("org", help="Organisations that receive alerts.")
     osub = org.add_subparsers(dest="org_command", metavar="ACTION", required=True)

@@ -18,6 +18,7 @@ ENV = {
     "smtp_url": "BIOLEAK_SMTP_URL",
     "sender": "BIOLEAK_SENDER",
     "sources": "BIOLEAK_SOURCES",
+    "operator_email": "BIOLEAK_OPERATOR_EMAIL",
 }
 
 
@@ -38,10 +39,33 @@ class Config:
     sender: str = "bioleak@localhost"
     # Attach thumbnails of matched (leaked) images to alerts; off: only the facts leave bioleak.
     attach_thumbnails: bool = False
+    # The scheduler (bioleak schedule) and every crawl run through it or `bioleak crawl`:
+    operator_email: str = ""  # told once when a source keeps failing, once when it recovers
+    failure_alert_after: int = 3  # consecutive failed runs of a source before the operator is told
+    crawl_timeout: float = 3600.0  # wall-clock seconds before a crawl is stopped
+    alert_interval: float = 60.0  # seconds between alert dispatcher passes
+    misfire_grace: int = 600  # seconds late a missed scheduled run may still start (once)
+    shutdown_timeout: float = 60.0  # seconds running crawls get to finish on SIGTERM before being stopped
 
     @property
     def uses_elasticsearch(self) -> bool:
         return self.store.startswith(("http://", "https://"))
+
+
+_KINDS: dict[type, tuple[tuple[type, ...], str]] = {
+    bool: ((bool,), "true or false"),
+    int: ((int,), "a whole number"),
+    float: ((int, float), "a number"),
+}
+
+
+def _check_type(path: Path, key: str, value: Any) -> None:
+    default = getattr(defaults(Path()), key)
+    accepted, words = _KINDS.get(type(default), ((str,), "a string"))
+    if (isinstance(value, bool) and bool not in accepted) or not isinstance(value, accepted):
+        raise ConfigError(f"{path}: {key} must be {words}, got {value!r}")
+    if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
+        raise ConfigError(f"{path}: {key} must be more than 0, got {value!r}")
 
 
 def defaults(data_dir: Path) -> Config:
@@ -70,9 +94,7 @@ def load(data_dir: str | Path | None = None, environ: dict[str, str] | None = No
         if unknown:
             raise ConfigError(f"{toml_path}: unknown key(s): {', '.join(sorted(unknown))}")
         for key, value in data.items():
-            wanted = bool if key == "attach_thumbnails" else str
-            if not isinstance(value, wanted):
-                raise ConfigError(f"{toml_path}: {key} must be a {'true/false' if wanted is bool else 'string'}")
+            _check_type(toml_path, key, value)
         paths = {"registry", "sources", "outbox", "crawl_state"}
         overrides: dict[str, Any] = {k: (base / v if k in paths else v) for k, v in data.items()}
         config = replace(config, **overrides)

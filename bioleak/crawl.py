@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,10 +23,16 @@ class CrawlResult:
     returncode: int
     stats: dict[str, Any]
     log_file: Path
+    stopped: str = ""  # "timeout" or "terminated" when bioleak stopped the crawl
 
     @property
     def ok(self) -> bool:
-        return self.returncode == 0 and bool(self.stats)
+        return self.returncode == 0 and bool(self.stats) and not self.stopped
+
+    @property
+    def status(self) -> str:
+        """ok | failed | timeout | terminated"""
+        return self.stopped or ("ok" if self.ok else "failed")
 
     def summary(self) -> dict[str, Any]:
         """The numbers an operator reads after a crawl, grouped from Scrapy's flat stats."""
@@ -57,20 +66,42 @@ class CrawlResult:
         }
 
 
+def _stop(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM lets Scrapy close the spider and write its stats; whatever is left after `grace`
+    seconds (the crawl and its hashing workers) is killed."""
+    try:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    except ProcessLookupError:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the crawl's own process group: workers too
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
 def crawl(
     config: Config,
     source: str,
     *,
-    timeout: float = 600,
+    timeout: float = 3600,
     log_level: str = "INFO",
     settings: dict[str, str | int | float] | None = None,
+    log_file: Path | None = None,
+    cancel: threading.Event | None = None,
+    grace: float = 10.0,
 ) -> CrawlResult:
-    """Crawl `source` now. `settings` are extra Scrapy settings (tests lower limits and timeouts)."""
+    """Crawl `source` now, in a `scrapy crawl` subprocess. Past `timeout` seconds, or once
+    `cancel` is set (a scheduler shutting down), the crawl is stopped: SIGTERM, then SIGKILL after
+    `grace` seconds. `settings` are extra Scrapy settings (tests lower limits and timeouts)."""
     kind = load_sources(config.sources)[source].kind
-    runs = config.data_dir / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
-    stats_file = runs / f"{source}.stats.json"
-    log_file = runs / f"{source}.log"
+    if log_file is None:
+        log_file = config.data_dir / "runs" / f"{source}.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    stats_file = log_file.with_suffix(".stats.json")
     stats_file.unlink(missing_ok=True)
     overrides = settings or {}
     settings = {
@@ -89,10 +120,23 @@ def crawl(
     for key, value in settings.items():
         argv += ["-s", f"{key}={value}"]
     env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "crawlers.settings"}
-    try:
-        proc = subprocess.run(argv, cwd=config.data_dir, env=env, timeout=timeout, check=False)
+    # Its own session: Ctrl-C in the scheduler's terminal is the scheduler's to handle, not the crawl's.
+    proc = subprocess.Popen(argv, cwd=config.data_dir, env=env, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    stopped = ""
+    while True:
+        try:
+            returncode = proc.wait(timeout=0.2)
+            break
+        except subprocess.TimeoutExpired:
+            if cancel is not None and cancel.is_set():
+                stopped = "terminated"
+            elif time.monotonic() >= deadline:
+                stopped = "timeout"
+            else:
+                continue
+        _stop(proc, grace)
         returncode = proc.returncode
-    except subprocess.TimeoutExpired:
-        returncode = -9
+        break
     stats = json.loads(stats_file.read_text("utf-8")) if stats_file.exists() else {}
-    return CrawlResult(source=source, returncode=returncode, stats=stats, log_file=log_file)
+    return CrawlResult(source=source, returncode=returncode, stats=stats, log_file=log_file, stopped=stopped)

@@ -17,7 +17,7 @@ COMMANDS = [
     [], ["demo"], ["search"], ["show"], ["triage"], ["crawl"], ["hash"], ["match"], ["registry"], ["registry", "add"],
     ["registry", "import"], ["registry", "export"], ["registry", "list"], ["registry", "remove"], ["registry", "stats"],
     ["org"], ["org", "add"], ["org", "list"], ["org", "show"], ["org", "remove"], ["alerts"], ["alerts", "run"], ["alerts", "preview"], ["alerts", "status"],
-    ["sources"], ["sources", "list"], ["sources", "check"],
+    ["sources"], ["sources", "list"], ["sources", "check"], ["schedule"], ["runs"],
 ]  # fmt: skip
 
 
@@ -138,7 +138,7 @@ def test_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert code == 2 and "unknown key" in err and "colour" in err
     (tmp_path / "bioleak.toml").write_text('attach_thumbnails = "yes"\n')
     code, _, err = run(capsys, "--data-dir", str(tmp_path), "org", "list")
-    assert code == 2 and "attach_thumbnails must be a true/false" in err
+    assert code == 2 and "attach_thumbnails must be true or false" in err
 
 
 def test_org_and_alerts_without_smtp_go_to_the_outbox(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
