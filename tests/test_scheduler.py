@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,8 @@ from bioleak.runner import run_source
 from bioleak.runs import Run, RunHistory
 from bioleak.scheduler import Scheduler, SchedulerError, crontab_weekdays, trigger_for
 from crawlers.sources import Selectors, Source, dump_sources
+from indexer.sqlite_store import SqliteStore
+from pipeline.models import Organisation
 from pipeline.registry import SqliteRegistry, entry_for_image
 
 SELECTORS = Selectors(listing_links="a.item::attr(href)", title="h1::text", text="div.content ::text",
@@ -58,7 +61,7 @@ def source(site: FixtureSite, name: str = "market", schedule: str = "every 1s") 
 
 
 def workspace(tmp_path: Path, *sources: Source, **overrides: object) -> Config:
-    config = dataclasses.replace(defaults(tmp_path), alert_interval=3600, **overrides)  # type: ignore[arg-type]
+    config = dataclasses.replace(defaults(tmp_path), **{"alert_interval": 3600, **overrides})  # type: ignore[arg-type]
     tmp_path.mkdir(parents=True, exist_ok=True)
     config.sources.write_text(dump_sources(list(sources)), "utf-8")
     registry = SqliteRegistry(config.registry)
@@ -98,19 +101,58 @@ def start(started: list[Scheduler], config: Config) -> Scheduler:
     return scheduler
 
 
-def test_a_source_runs_on_schedule_and_its_runs_are_recorded(tmp_path: Path, running: list[Scheduler]) -> None:
-    with FixtureSite(site_pages()) as site:
-        config = workspace(tmp_path, source(site, schedule="every 2s"), source(site, "by-hand", schedule=""))
-        scheduler = start(running, config)
+def test_sources_run_on_schedule_alerts_go_out_and_new_registry_entries_are_used(
+    tmp_path: Path, running: list[Scheduler], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bioleak")
+    pages = site_pages()
+    pages["/l/1"] = Page(pages["/l/1"].body.replace(b"</body>", b"<img src='/img/7.jpg'></body>"))
+    pages["/img/7.jpg"] = Page(to_bytes(portrait(7), "JPEG", quality=85), "image/jpeg")
+    with FixtureSite(pages) as site, LoopbackSmtpServer() as smtp:
+        config = workspace(tmp_path, source(site, schedule="every 2s"), source(site, "by-hand", schedule=""),
+                           alert_interval=1, smtp_url=smtp.url)  # fmt: skip
+        store = SqliteStore(config.store)
+        store.upsert_org(Organisation("acme-bank", ("soc@acme.example",)))
+        store.close()
+        scheduler = Scheduler(config, registry_check=0.5)
+        scheduler.start()
+        running.append(scheduler)
         assert set(scheduler.next_runs()) == {"crawl:market", "alerts", "registry"}  # no schedule: no job
         wait_for("two successful runs", lambda: statuses(config, "market").count("ok") >= 2)
+        wait_for("the alert for the first hit", lambda: len(smtp.received) == 1)
+
+        registry = SqliteRegistry(config.registry)  # enrolled while the scheduler runs
+        registry.add([entry_for_image("acme-bank", "cust-7", to_bytes(portrait(7), "PNG"))])
+        registry.close()
+        wait_for("a run matching the new entry", lambda: any(r.hits == 2 for r in runs(config, "market")))
+        wait_for("the alert for it", lambda: len(smtp.received) == 2)
         scheduler.stop()
+        alerts = [r.message.get_body(("plain",)).get_content() for r in smtp.received]  # type: ignore[union-attr]
     done = [r for r in runs(config, "market") if r.status == "ok"]
     assert all(r.trigger == "schedule" and r.pages >= 2 and r.finished >= r.started for r in done)
     assert done[0].listings == 1 and done[0].hits == 1  # the first crawl found and matched the listing
     assert done[1].listings == 0  # the second saw it unchanged
     assert all(Path(r.log_file).exists() for r in done)
     assert len({r.log_file for r in done}) == len(done)  # a log file per run
+    assert "cust-42" in alerts[0] and "cust-7" in alerts[1] and "cust-42" not in alerts[1]
+    assert "registry changed: 2 entries (was 1)" in caplog.text
+
+
+def test_a_run_missed_beyond_the_grace_time_is_recorded_and_the_next_one_runs(
+    tmp_path: Path, running: list[Scheduler]
+) -> None:
+    with FixtureSite(site_pages()) as site:
+        config = workspace(tmp_path, source(site, schedule="every 3s"), misfire_grace=1)
+        first = start(running, config)
+        due = first.next_runs()["crawl:market"]
+        assert due is not None
+        first.stop()  # down while the run falls due ...
+        wait_for("the run to be more than the grace time late", lambda: datetime.now(UTC) > due + timedelta(seconds=2))
+        start(running, config)  # ... and back after the grace time
+        wait_for("the next run", lambda: "ok" in statuses(config))
+    history = runs(config)
+    assert history[0].status == "missed" and "misfire_grace" in history[0].detail
+    assert history[1].status == "ok"
 
 
 def test_an_overlapping_run_is_skipped_and_recorded(tmp_path: Path, running: list[Scheduler]) -> None:
