@@ -282,3 +282,17 @@ def test_sigterm_stops_the_daemon_and_records_the_stopped_crawl(tmp_path: Path) 
     assert first.status == "terminated" and "shutting down" in first.detail
     assert "running" not in statuses(config)
     assert not (tmp_path / "scheduler.pid").exists()
+
+
+def test_a_run_left_running_by_a_dead_process_is_marked_interrupted(tmp_path: Path) -> None:
+    with FixtureSite(site_pages()) as site:
+        config = workspace(tmp_path, source(site))
+        history = RunHistory(config.data_dir / "runs.sqlite3")
+        history.start("market", "schedule", "")  # its daemon was SIGKILLed mid-crawl
+        history.close()
+        outcome = run_source(config, "market")
+    assert outcome.run.status == "ok"
+    assert [(r.status, r.detail) for r in runs(config)][0] == ("interrupted", "the process running it died")
+    history = RunHistory(config.data_dir / "runs.sqlite3")
+    assert history.health("market").failures == 0  # the success after it ended the streak
+    history.close()
