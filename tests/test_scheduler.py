@@ -292,7 +292,8 @@ def test_a_run_left_running_by_a_dead_process_is_marked_interrupted(tmp_path: Pa
         history.close()
         outcome = run_source(config, "market")
     assert outcome.run.status == "ok"
-    assert [(r.status, r.detail) for r in runs(config)][0] == ("interrupted", "the process running it died")
+    first = runs(config)[0]
+    assert (first.status, first.detail) == ("interrupted", "the process running it died")
     history = RunHistory(config.data_dir / "runs.sqlite3")
     assert history.health("market").failures == 0  # the success after it ended the streak
     history.close()
