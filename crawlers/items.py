@@ -21,5 +21,6 @@ class ListingItem(scrapy.Item):
     lang = scrapy.Field()
     entities = scrapy.Field()
     images = scrapy.Field()  # list[(url, ImageHashes)]
+    image_thumbnails = scrapy.Field()  # dict[sha256, JPEG] made while hashing; dropped after matching
     hits = scrapy.Field()  # list[Hit]
     thumbnails = scrapy.Field()  # dict[image sha256, JPEG bytes], of matched images only

@@ -91,7 +91,8 @@ def _load(data: bytes, *, max_bytes: int, max_pixels: int, draft: tuple[str, tup
             img.seek(0)  # first frame of animations
             img.load()
             img = ImageOps.exif_transpose(img) or img
-            img = to_rgb_or_l(img)
+            if img.mode != "YCbCr":  # YCbCr only when asked for: decode_with_thumbnail splits it
+                img = to_rgb_or_l(img)
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -111,16 +112,37 @@ def decode_image(
     return _load(data, max_bytes=max_bytes, max_pixels=max_pixels, draft=("L", DRAFT_TARGET))
 
 
+def _thumbnail(img: Image.Image, size: int) -> bytes:
+    if size < 16:
+        raise ValueError(f"thumbnail size must be at least 16 pixels, got {size}")
+    img = img.copy()
+    img.thumbnail((size, size), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=THUMBNAIL_QUALITY, optimize=True)  # no EXIF, GPS or comments carried over
+    return out.getvalue()
+
+
 def make_thumbnail(
     data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS, size: int = THUMBNAIL_SIZE
 ) -> bytes:
     """A small JPEG of an image, for an analyst or an organisation to see what matched, under
     the same limits as decoding for hashes. Metadata (EXIF, GPS, comments) is not carried over."""
-    if size < 16:
-        raise ValueError(f"thumbnail size must be at least 16 pixels, got {size}")
     decoded = _load(data, max_bytes=max_bytes, max_pixels=max_pixels, draft=("RGB", (size, size)))
+    return _thumbnail(decoded.image, size)
+
+
+def decode_with_thumbnail(
+    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS, size: int = THUMBNAIL_SIZE
+) -> tuple[DecodedImage, bytes]:
+    """`decode_image` and `make_thumbnail` from one decode. A JPEG is decoded to YCbCr: its Y
+    channel is exactly what `decode_image` gives (so the hashes are the same), and the colour
+    thumbnail costs ~0.5 ms instead of a second decode."""
+    decoded = _load(data, max_bytes=max_bytes, max_pixels=max_pixels, draft=("YCbCr", DRAFT_TARGET))
     img = decoded.image
-    img.thumbnail((size, size), Image.Resampling.LANCZOS)
-    out = io.BytesIO()
-    img.save(out, "JPEG", quality=THUMBNAIL_QUALITY, optimize=True)
-    return out.getvalue()
+    if img.mode == "YCbCr":
+        colour, img = img.convert("RGB"), img.getchannel(0)
+        decoded = DecodedImage(image=img, sha256=decoded.sha256, format=decoded.format, width=decoded.width,
+                               height=decoded.height)  # fmt: skip
+    else:  # not a colour JPEG: decoded as decode_image decodes it
+        colour = img
+    return decoded, _thumbnail(colour, size)

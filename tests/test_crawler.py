@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import io
 import struct
 import zlib
@@ -149,45 +148,54 @@ def test_hostile_site_is_crawled_safely(tmp_path: Path) -> None:
 
 
 def thumbnail_site() -> dict[str, Page]:
-    protected = to_bytes(portrait(42), "JPEG", quality=85)
-    other = to_bytes(portrait(7), "JPEG", quality=85)
+    other = to_bytes(portrait(9), "JPEG", quality=85)
     page = "<html><body><h1>人脸数据 出售 {n}</h1><div class='content'>0.2元/张</div>{imgs}</body></html>"
     return {
         "/": Page(b"<html><body><a class='item' href='/l/1'>1</a><a class='item' href='/l/2'>2</a></body></html>"),
         "/l/1": Page(page.format(n=1, imgs='<img src="/img/42.jpg"><img src="/img/7.jpg">').encode()),
-        # the matched image is swapped for another once it has been hashed
-        "/l/2": Page(page.format(n=2, imgs='<img src="/img/42-swapped.png">').encode()),
-        "/img/42.jpg": Page(protected, "image/jpeg"),
-        "/img/7.jpg": Page(other, "image/jpeg"),
-        "/img/42-swapped.png": Page(to_bytes(portrait(42), "PNG"), "image/png", later=other),
+        "/l/2": Page(page.format(n=2, imgs='<img src="/img/8.png">').encode()),
+        "/img/42.jpg": Page(to_bytes(portrait(42), "JPEG", quality=85), "image/jpeg"),
+        "/img/7.jpg": Page(to_bytes(portrait(7), "JPEG", quality=85), "image/jpeg"),
+        # once hashed, the site serves other bytes under this URL
+        "/img/8.png": Page(to_bytes(portrait(8), "PNG"), "image/png", later=other),
     }
 
 
 @pytest.mark.parametrize("enabled", [True, False])
 def test_thumbnails_are_kept_for_matched_images_only(tmp_path: Path, enabled: bool) -> None:
+    settings: dict[str, str | int | float] = {"BIOLEAK_THUMBNAILS": str(enabled)}
     with FixtureSite(thumbnail_site()) as site:
-        config = local_source_with_registry(tmp_path, "thumbs", site)
-        result = crawl(config, "thumbs", timeout=120, settings={"BIOLEAK_THUMBNAILS": enabled})
-        log = list(site.access_log)
-    assert result.ok, result.log_file.read_text()
+        config = local_source_with_registry(tmp_path, "thumbs", site)  # protects portrait 42
+        first = crawl(config, "thumbs", timeout=120, settings=settings)
+        downloads_first = list(site.access_log)
+        registry = SqliteRegistry(config.registry)  # enrolled after the crawl hashed (and dropped) them
+        registry.add([entry_for_image("acme-bank", f"cust-{n}", to_bytes(portrait(n), "PNG")) for n in (7, 8)])
+        registry.close()
+        second = crawl(config, "thumbs", timeout=120, settings=settings)
+        downloads = list(site.access_log)
+    assert first.ok and second.ok, second.log_file.read_text()
     store = SqliteStore(config.store)
     try:
-        hits = store.hits_for_org("acme-bank")
-        by_url = {h.image_url.rsplit("/", 1)[-1]: h.image_sha256 for h in hits}
-        assert set(by_url) == {"42.jpg", "42-swapped.png"}  # portrait 7 matched nothing
-        every_image = [*by_url.values(), hashlib.sha256(to_bytes(portrait(7), "JPEG", quality=85)).hexdigest()]
-        kept = store.get_thumbnails(every_image)
+        sha = {h.registry_ref: h.image_sha256 for h in store.hits_for_org("acme-bank")}
+        assert set(sha) == {"cust-42", "cust-7", "cust-8"}
+        kept = store.get_thumbnails(list(sha.values()))
     finally:
         store.close()
+    # hashing fetches each image once; nothing else is fetched in the first crawl
+    assert [downloads_first.count(f"/img/{n}") for n in ("42.jpg", "7.jpg", "8.png")] == [1, 1, 1]
     if not enabled:
-        assert kept == {} and log.count("/img/42.jpg") == 1
+        assert kept == {} and [downloads.count(f"/img/{n}") for n in ("42.jpg", "7.jpg", "8.png")] == [1, 1, 1]
         return
-    assert list(kept) == [by_url["42.jpg"]]  # not the unmatched image, not the swapped one
-    thumbnail = Image.open(io.BytesIO(kept[by_url["42.jpg"]]))
-    assert thumbnail.format == "JPEG" and max(thumbnail.size) <= 160
-    assert result.stats["bioleak/thumbnails/kept"] == 1
-    assert result.stats["bioleak/thumbnails/skipped/changed"] == 1
-    assert log.count("/img/42.jpg") == 2 and log.count("/img/7.jpg") == 1  # unmatched: fetched once, to hash
+    # The first crawl kept the thumbnail its hashing made of the matched image, and no other.
+    assert first.stats["bioleak/thumbnails/kept"] == 1
+    # The second matched two images hashed before (bytes long gone): each fetched once more. 7 is
+    # the same bytes and is kept; 8 is not what was hashed any more, so no thumbnail of it.
+    assert [downloads.count(f"/img/{n}") for n in ("42.jpg", "7.jpg", "8.png")] == [1, 2, 2]
+    assert second.stats["bioleak/thumbnails/kept"] == 1
+    assert second.stats["bioleak/thumbnails/skipped/changed"] == 1
+    assert set(kept) == {sha["cust-42"], sha["cust-7"]}
+    thumbnail = Image.open(io.BytesIO(kept[sha["cust-42"]]))
+    assert thumbnail.format == "JPEG" and max(thumbnail.size) <= 160 and thumbnail.mode == "RGB"
 
 
 def test_private_addresses_are_refused_unless_the_source_allows_them(tmp_path: Path) -> None:

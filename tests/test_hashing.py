@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from bioleak.demo.images import TRANSFORMS, leaked_copy, portrait, to_bytes
-from pipeline.hashing import hamming, hash_bytes
-from pipeline.images import ImageRejected, decode_image, make_thumbnail
+from pipeline.hashing import hamming, hash_bytes, hash_decoded
+from pipeline.images import ImageRejected, decode_image, decode_with_thumbnail, make_thumbnail
 
 
 def test_hamming_on_literal_hex() -> None:
@@ -75,6 +75,36 @@ def test_bad_images_are_rejected_with_a_reason(data: bytes, reason: str) -> None
     with pytest.raises(ImageRejected) as info:  # thumbnails go through the same checks
         make_thumbnail(data)
     assert info.value.reason == reason
+
+
+@pytest.mark.parametrize("kind", ["jpeg-420", "jpeg-444", "grayscale-jpeg", "cmyk-jpeg", "png", "rotated-jpeg"])
+def test_a_thumbnail_from_the_same_decode_leaves_the_hashes_exactly_as_they_were(kind: str) -> None:
+    img = portrait(11).resize((640, 480))
+    buf = io.BytesIO()
+    if kind == "jpeg-420":
+        img.save(buf, "JPEG", quality=85)
+    elif kind == "jpeg-444":
+        img.save(buf, "JPEG", quality=95, subsampling=0)
+    elif kind == "grayscale-jpeg":
+        img.convert("L").save(buf, "JPEG")
+    elif kind == "cmyk-jpeg":
+        img.convert("CMYK").save(buf, "JPEG")
+    elif kind == "png":
+        img.save(buf, "PNG")
+    else:
+        exif = Image.Exif()
+        exif[0x0112] = 6  # Orientation: rotate 90 CW
+        img.save(buf, "JPEG", exif=exif.tobytes())
+    data = buf.getvalue()
+    alone = decode_image(data)
+    shared, jpeg = decode_with_thumbnail(data)
+    assert np.array_equal(np.asarray(alone.image), np.asarray(shared.image))
+    assert hash_decoded(alone, faces=True) == hash_decoded(shared, faces=True)
+    thumbnail = Image.open(io.BytesIO(jpeg))
+    assert thumbnail.format == "JPEG" and max(thumbnail.size) == 160
+    assert thumbnail.mode == ("L" if kind == "grayscale-jpeg" else "RGB")
+    if kind == "rotated-jpeg":
+        assert thumbnail.size == (120, 160)  # upright, like the hashed image
 
 
 def test_thumbnail_is_a_small_jpeg_without_metadata() -> None:

@@ -17,6 +17,7 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from functools import partial
 from typing import Any
 
 import scrapy
@@ -28,7 +29,7 @@ from twisted.internet.threads import deferToThread
 from crawlers.items import ListingItem
 from crawlers.state import CrawlState
 from pipeline.hashing import hash_decoded
-from pipeline.images import ImageRejected, decode_image
+from pipeline.images import ImageRejected, decode_image, decode_with_thumbnail
 from pipeline.models import ImageHashes
 
 log = logging.getLogger(__name__)
@@ -48,9 +49,22 @@ def hash_workers(setting: str | int) -> int:
     return workers
 
 
-def decode_and_hash(body: bytes, *, max_bytes: int, max_pixels: int, faces: bool) -> ImageHashes:
+def decode_and_hash(
+    body: bytes, *, max_bytes: int, max_pixels: int, faces: bool, thumbnail: int = 0
+) -> tuple[ImageHashes, bytes | None]:
+    """Hashes, and with `thumbnail` > 0 a JPEG that size from the same decode (~0.5 ms): kept
+    downstream only if the image matches, and then without downloading it a second time."""
+    if thumbnail:
+        decoded, jpeg = decode_with_thumbnail(body, max_bytes=max_bytes, max_pixels=max_pixels, size=thumbnail)
+        return hash_decoded(decoded, faces=faces), jpeg
     decoded = decode_image(body, max_bytes=max_bytes, max_pixels=max_pixels)
-    return hash_decoded(decoded, faces=faces)
+    return hash_decoded(decoded, faces=faces), None
+
+
+def _thumbnail_size(settings: Any) -> int:
+    """Thumbnails only where ThumbnailPipeline can keep them: on, with a registry and a store."""
+    wanted = settings.getbool("BIOLEAK_THUMBNAILS", True) and settings.get("BIOLEAK_REGISTRY")
+    return settings.getint("BIOLEAK_THUMBNAIL_SIZE", 160) if wanted and settings.get("BIOLEAK_STORE") else 0
 
 
 class ImageHashPipeline:
@@ -63,6 +77,7 @@ class ImageHashPipeline:
         face_detection: str = "auto",
         state_path: str | None = None,
         workers: int = 0,
+        thumbnail_size: int = 0,
     ) -> None:
         if face_detection not in ("auto", "always", "never"):
             raise ValueError(f"BIOLEAK_FACE_DETECTION must be auto, always or never, got {face_detection!r}")
@@ -73,7 +88,8 @@ class ImageHashPipeline:
         self.state = CrawlState(state_path) if state_path else None
         self._by_url: dict[tuple[str, bool], ImageHashes] = {}
         self._by_content: dict[tuple[str, bool], ImageHashes] = {}
-        self._hashing: dict[tuple[str, bool], asyncio.Future[ImageHashes]] = {}
+        self._hashing: dict[tuple[str, bool], asyncio.Future[tuple[ImageHashes, bytes | None]]] = {}
+        self.thumbnail_size = thumbnail_size  # 0: no thumbnails (ThumbnailPipeline is off)
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
         self._in_flight = DeferredSemaphore(IMAGES_IN_FLIGHT)
@@ -89,6 +105,7 @@ class ImageHashPipeline:
             face_detection=crawler.settings.get("BIOLEAK_FACE_DETECTION", "auto"),
             state_path=crawler.settings.get("BIOLEAK_STATE") or None,
             workers=hash_workers(crawler.settings.get("BIOLEAK_HASH_WORKERS", "auto")),
+            thumbnail_size=_thumbnail_size(crawler.settings),
         )
 
     def close_spider(self) -> None:
@@ -102,18 +119,16 @@ class ImageHashPipeline:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
         return self._pool
 
-    async def _hash(self, body: bytes, faces: bool) -> ImageHashes:
+    async def _hash(self, body: bytes, faces: bool) -> tuple[ImageHashes, bytes | None]:
         """Decode and hash off the reactor: in a worker process, awaited without tying up a
         thread (0 workers: in a reactor thread)."""
+        job = partial(decode_and_hash, body, max_bytes=self.max_bytes, max_pixels=self.max_pixels, faces=faces,
+                      thumbnail=self.thumbnail_size)  # fmt: skip
         if not self.workers:
-            return await maybe_deferred_to_future(
-                deferToThread(decode_and_hash, body, max_bytes=self.max_bytes, max_pixels=self.max_pixels, faces=faces)
-            )
+            return await maybe_deferred_to_future(deferToThread(job))
         pool = self._worker_pool()
         try:
-            return await asyncio.wrap_future(
-                pool.submit(decode_and_hash, body, max_bytes=self.max_bytes, max_pixels=self.max_pixels, faces=faces)
-            )
+            return await asyncio.wrap_future(pool.submit(job))
         except BrokenProcessPool:
             # A decoder crashed the worker on hostile bytes: this image is skipped, the next
             # one gets a fresh worker.
@@ -148,12 +163,12 @@ class ImageHashPipeline:
             self.state.remember_image(url, faces, hashes)
         return hashes
 
-    async def _fetch(self, url: str, faces: bool) -> ImageHashes | None:
+    async def _fetch(self, url: str, faces: bool) -> tuple[ImageHashes, bytes | None] | None:
         stats = self.crawler.stats
         known = self._known(url, faces)
         if known is not None:
             stats.inc_value("bioleak/images/known_url")
-            return known
+            return known, None
         # Bounded: images queue for the hashing worker with their bytes, so the number in flight
         # bounds the crawl's memory.
         await maybe_deferred_to_future(self._in_flight.acquire())
@@ -162,7 +177,7 @@ class ImageHashPipeline:
         finally:
             self._in_flight.release()
 
-    async def _download_and_hash(self, url: str, faces: bool) -> ImageHashes | None:
+    async def _download_and_hash(self, url: str, faces: bool) -> tuple[ImageHashes, bytes | None] | None:
         request = scrapy.Request(url, meta={"download_maxsize": self.max_bytes}, dont_filter=True)
         try:
             response = await self.crawler.engine.download_async(request)
@@ -183,16 +198,17 @@ class ImageHashPipeline:
         known = self._by_content.get(key)
         if known is None and self.state is not None:
             known = self.state.hashes_for_content(sha256, faces)
+        thumbnail = None
         try:
             if known is not None:
                 hashes = known
             elif key in self._hashing:  # the same bytes under another URL, being hashed right now
-                hashes = await asyncio.shield(self._hashing[key])
+                hashes, thumbnail = await asyncio.shield(self._hashing[key])
                 known = hashes
             else:
                 self._hashing[key] = task = asyncio.ensure_future(self._hash(body, faces))
                 try:
-                    hashes = await task
+                    hashes, thumbnail = await task
                 finally:
                     del self._hashing[key]
         except ImageRejected as exc:
@@ -203,12 +219,15 @@ class ImageHashPipeline:
             self._skip("hash_failed", url, repr(exc)[:200])
             return None
         self.crawler.stats.inc_value("bioleak/images/known_content" if known else "bioleak/images/hashed")
-        return self._remember(url, faces, hashes)
+        return self._remember(url, faces, hashes), thumbnail
 
     async def process_item(self, item: ListingItem) -> ListingItem:
         faces = self._wants_faces(item)
         # All of a listing's images at once (the in-flight bound still holds): an album of 20
         # photos should not take 20 round trips of latency.
         fetched = await asyncio.gather(*(self._fetch(url, faces) for url in item["image_urls"]))
-        item["images"] = [(url, h) for url, h in zip(item["image_urls"], fetched, strict=True) if h is not None]
+        done = [(url, f) for url, f in zip(item["image_urls"], fetched, strict=True) if f is not None]
+        item["images"] = [(url, hashes) for url, (hashes, _) in done]
+        # Transient: ThumbnailPipeline keeps those of matched images and drops the item's copy.
+        item["image_thumbnails"] = {hashes.sha256: jpeg for _, (hashes, jpeg) in done if jpeg is not None}
         return item

@@ -1,11 +1,12 @@
 """ThumbnailPipeline: keep a small JPEG of each image that matched the registry, as evidence.
 
-Hashing keeps no image bytes, and most images match nothing, so the few that matched are
-downloaded again, here, through Scrapy's downloader: every address rule, size cap and timeout
-of the crawl applies, which fetching later (at alert time, say) would bypass. The bytes must be
-the ones that were hashed (same sha256), or no thumbnail is kept. An image whose thumbnail the
-store already has is not fetched again. Images that matched nothing are never kept
-(BIOLEAK_THUMBNAILS = False keeps none at all).
+The hashing worker makes a small JPEG of every image it decodes (from the same decode, ~0.5 ms);
+this pipeline keeps those of images that matched and drops the rest with the item. An image
+hashed by an earlier crawl (known by URL) has none: if it matches now, against a newly enrolled
+entry, it is downloaded again here, through Scrapy's downloader, so every address rule, size
+cap and timeout of the crawl applies (fetching at alert time would bypass them), and the bytes
+must be the ones that were hashed (same sha256). An image whose thumbnail the store already has
+is not fetched again. BIOLEAK_THUMBNAILS = False keeps none at all.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class ThumbnailPipeline:
         return jpeg
 
     async def process_item(self, item: ListingItem) -> ListingItem:
+        made = item.pop("image_thumbnails", None) or {}  # unmatched ones go no further than here
         wanted: dict[str, str] = {}  # sha256 -> one URL it was fetched from
         for hit in item.get("hits") or ():
             if hit.image_sha256 not in self._made:
@@ -94,8 +96,8 @@ class ThumbnailPipeline:
             self._made.update(kept)
             wanted = {sha: url for sha, url in wanted.items() if sha not in kept}
         thumbnails: dict[str, bytes] = {}
-        for sha256, url in wanted.items():  # matches are rare: one at a time is plenty
-            jpeg = await self._thumbnail(url, sha256)
+        for sha256, url in wanted.items():  # downloads are rare (see above): one at a time is plenty
+            jpeg = made.get(sha256) or await self._thumbnail(url, sha256)
             if jpeg is not None:
                 self._made.add(sha256)
                 thumbnails[sha256] = jpeg
