@@ -116,9 +116,10 @@ def _thumbnail(img: Image.Image, size: int) -> bytes:
     if size < 16:
         raise ValueError(f"thumbnail size must be at least 16 pixels, got {size}")
     img = img.copy()
-    img.thumbnail((size, size), Image.Resampling.LANCZOS)
+    # Bilinear: the input is already a reduced decode, at most ~2x the size (half LANCZOS's cost).
+    img.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
     out = io.BytesIO()
-    img.save(out, "JPEG", quality=THUMBNAIL_QUALITY, optimize=True)  # no EXIF, GPS or comments carried over
+    img.save(out, "JPEG", quality=THUMBNAIL_QUALITY)  # no EXIF, GPS or comments carried over
     return out.getvalue()
 
 
@@ -136,11 +137,11 @@ def decode_with_thumbnail(
 ) -> tuple[DecodedImage, bytes]:
     """`decode_image` and `make_thumbnail` from one decode. A JPEG is decoded to YCbCr: its Y
     channel is exactly what `decode_image` gives (so the hashes are the same), and the colour
-    thumbnail costs ~0.5 ms instead of a second decode."""
+    thumbnail costs ~0.6 ms instead of a second decode."""
     decoded = _load(data, max_bytes=max_bytes, max_pixels=max_pixels, draft=("YCbCr", DRAFT_TARGET))
     img = decoded.image
-    if img.mode == "YCbCr":
-        colour, img = img.convert("RGB"), img.getchannel(0)
+    if img.mode == "YCbCr":  # JPEG encodes YCbCr as it is: no conversion to RGB needed
+        colour, img = img, img.getchannel(0)
         decoded = DecodedImage(image=img, sha256=decoded.sha256, format=decoded.format, width=decoded.width,
                                height=decoded.height)  # fmt: skip
     else:  # not a colour JPEG: decoded as decode_image decodes it
