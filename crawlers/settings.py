@@ -33,6 +33,12 @@ DOWNLOADER_MIDDLEWARES = {
     "crawlers.middlewares.SourceProxyMiddleware": 40,
     # Before everything that can issue or follow a request, so redirects are re-checked too.
     "crawlers.middlewares.SafeAddressMiddleware": 50,
+    # Every middleware costs each request a hop on the reactor thread, and images are two thirds
+    # of the requests. bioleak never sends HTTP credentials and reads no downloader byte counts:
+    # without these two (and default headers) the crawl benchmark ran ~10% faster (60.1 -> 65.8,
+    # 62.7 -> 69.4 listings/s, alternating runs).
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+    "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
 }
 ITEM_PIPELINES = {
     "crawlers.pipelines.incremental.SkipUnchangedPipeline": 50,

@@ -20,12 +20,12 @@ from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import Any
 
-import scrapy
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import DeferredSemaphore
 from twisted.internet.threads import deferToThread
 
+from crawlers.fetch import fetch_image
 from crawlers.items import ListingItem
 from crawlers.state import CrawlState
 from pipeline.hashing import hash_decoded
@@ -178,21 +178,9 @@ class ImageHashPipeline:
             self._in_flight.release()
 
     async def _download_and_hash(self, url: str, faces: bool) -> tuple[ImageHashes, bytes | None] | None:
-        request = scrapy.Request(url, meta={"download_maxsize": self.max_bytes}, dont_filter=True)
-        try:
-            response = await self.crawler.engine.download_async(request)
-        except IgnoreRequest as exc:
-            self._skip("refused", url, str(exc))
+        body = await fetch_image(self.crawler, url, max_bytes=self.max_bytes, skip=self._skip)
+        if body is None:
             return None
-        except Exception as exc:  # network errors, timeouts, size cap: a skip, never a crash
-            reason = "too_large" if "max size" in str(exc) else "download_failed"
-            self._skip(reason, url, repr(exc)[:200])
-            return None
-        if response.status != 200:
-            self._skip(f"http_{response.status}", url)
-            return None
-        body = response.body
-        del response  # the bytes alone go on; nothing else of the response is kept while hashing
         sha256 = hashlib.sha256(body).hexdigest()
         key = (sha256, faces)
         known = self._by_content.get(key)

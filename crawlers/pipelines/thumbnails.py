@@ -15,11 +15,11 @@ import hashlib
 import logging
 from typing import Any
 
-import scrapy
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
+from crawlers.fetch import fetch_image
 from crawlers.items import ListingItem
 from indexer.open import open_store
 from indexer.store import Store
@@ -63,19 +63,12 @@ class ThumbnailPipeline:
         log.info("no thumbnail (%s): %s %s", reason, url, detail)
 
     async def _thumbnail(self, url: str, sha256: str) -> bytes | None:
-        request = scrapy.Request(url, meta={"download_maxsize": self.max_bytes}, dont_filter=True)
-        try:
-            response = await self.crawler.engine.download_async(request)
-        except IgnoreRequest as exc:
-            self._skip("refused", url, str(exc))
+        body = await fetch_image(self.crawler, url, max_bytes=self.max_bytes, skip=self._skip)
+        if body is None:
             return None
-        except Exception as exc:  # network errors, timeouts, size cap
-            self._skip("download_failed", url, repr(exc)[:200])
-            return None
-        body = response.body
-        if response.status != 200 or hashlib.sha256(body).hexdigest() != sha256:
+        if hashlib.sha256(body).hexdigest() != sha256:
             # The site now serves something else: a thumbnail of it would not be the evidence.
-            self._skip("changed", url, f"HTTP {response.status}")
+            self._skip("changed", url, "not the bytes that were hashed")
             return None
         try:
             limits = {"max_bytes": self.max_bytes, "max_pixels": self.max_pixels, "size": self.size}
