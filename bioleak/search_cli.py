@@ -104,13 +104,24 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
         listing = resolve_listing(store, args.id)
         hits = store.hits_for_listing(listing.id)
         history = {h.id: store.triage_history(h.id) for h in hits}
+        thumbnails = store.get_thumbnails(sorted({h.image_sha256 for h in hits}))
     finally:
         store.close()
+    saved: dict[str, str] = {}
+    if args.save_thumbnails:
+        folder = Path(args.save_thumbnails)
+        folder.mkdir(parents=True, exist_ok=True)
+        for sha, jpeg in thumbnails.items():
+            path = folder / f"evidence-{sha[:16]}.jpg"
+            path.write_bytes(jpeg)
+            saved[sha] = str(path)
     if args.json:
         emit_json(
             as_dict(listing)
-            | {"hits": [as_dict(h) | {"triage_history": [as_dict(e) for e in history[h.id]]} for h in hits]}
-        )
+            | {"hits": [as_dict(h) | {"triage_history": [as_dict(e) for e in history[h.id]],
+                                      "thumbnail": h.image_sha256 in thumbnails,
+                                      "thumbnail_file": saved.get(h.image_sha256)} for h in hits]}
+        )  # fmt: skip
         return 0
     print(f"{safe_text(listing.title)}\n{safe_text(listing.url)}\nid {listing.id}")
     print(f"site {safe_text(listing.site)}  source {listing.source}  category {listing.category} ({listing.score})")
@@ -131,6 +142,10 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
             f"HIT {h.id[:12]} {h.org}/{safe_text(h.registry_ref)} {h.region}"
             f" pHash {h.distance} dHash {h.dhash_distance} [{h.triage}, alert {h.alert_state}] {safe_text(h.image_url)}"
         )
+        if h.image_sha256 in saved:
+            print(f"    thumbnail saved: {saved[h.image_sha256]}")
+        elif h.image_sha256 in thumbnails:
+            print("    thumbnail kept (--save-thumbnails DIR writes it out)")
         for e in history[h.id]:
             note = f": {safe_text(e.note)}" if e.note else ""
             print(f"    {e.at[:19]} {e.status} by {safe_text(e.who) or '?'}{note}")
@@ -210,9 +225,16 @@ def register(sub: Any, add: Any, json_flag: Any) -> None:
     p.add_argument("--after", metavar="CURSOR", help="the page after the one that printed this cursor (deep pages)")
     json_flag(p)
 
-    p = add(sub, "show", cmd_show, "Show one listing with its evidence, matches and their triage history.",
+    p = add(sub, "show", cmd_show,
+            "Show one listing with its evidence, matches, their triage history and whether the crawl kept a"
+            " thumbnail of the matched image.",
             "bioleak show 3f2a9c01be77")  # fmt: skip
     p.add_argument("id", help="listing id, or the 12-character prefix `search` prints")
+    p.add_argument(
+        "--save-thumbnails",
+        metavar="DIR",
+        help="write the kept thumbnail of each matched image to DIR (as evidence-SHA256PREFIX.jpg)",
+    )
     json_flag(p)
 
     p = add(sub, "triage", cmd_triage,

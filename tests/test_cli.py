@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from bioleak.cli import build_parser, main
 from bioleak.demo.images import portrait, to_bytes
@@ -71,6 +72,13 @@ def test_show_by_prefix(workspace: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert re.search(r"HIT [0-9a-f]{12} pixelpay/pix-c99 ", out) and re.search(
         r"HIT [0-9a-f]{12} acme-bank/acme-0004", out
     )
+    assert "thumbnail kept" in out  # the demo's crawl kept one of each matched image
+    saved = workspace.parent / "evidence"
+    code, out, _ = run(capsys, "--data-dir", str(workspace), "show", listing_id[:12], "--json",
+                       "--save-thumbnails", str(saved))  # fmt: skip
+    files = {h["thumbnail_file"] for h in json.loads(out)["hits"]}
+    assert code == 0 and files and None not in files
+    assert all(Image.open(f).format == "JPEG" for f in files)
     code, _, err = run(capsys, "--data-dir", str(workspace), "show", "ffffffffffff")
     assert code == 2 and "no listing" in err
     code, _, err = run(capsys, "--data-dir", str(workspace), "show", "")
