@@ -20,9 +20,9 @@ import pytest
 from bioleak.config import Config, defaults
 from bioleak.demo.images import portrait, to_bytes
 from bioleak.demo.server import FixtureSite, Page
-from bioleak.demo.smtp import LoopbackSmtpServer
+from bioleak.demo.smtp import LoopbackSmtpServer, free_port
 from bioleak.runner import run_source
-from bioleak.runs import Run, RunHistory
+from bioleak.runs import Health, Run, RunHistory
 from bioleak.scheduler import Scheduler, SchedulerError, crontab_weekdays, trigger_for
 from crawlers.sources import Selectors, Source, dump_sources
 from indexer.sqlite_store import SqliteStore
@@ -297,3 +297,22 @@ def test_a_run_left_running_by_a_dead_process_is_marked_interrupted(tmp_path: Pa
     history = RunHistory(config.data_dir / "runs.sqlite3")
     assert history.health("market").failures == 0  # the success after it ended the streak
     history.close()
+
+
+def test_an_operator_notice_that_could_not_be_sent_is_tried_again_on_the_next_failure(tmp_path: Path) -> None:
+    with FixtureSite(site_pages()) as site:
+        down = f"smtp://127.0.0.1:{free_port()}?timeout=5"  # nothing listens there
+        config = workspace(tmp_path, source(site), operator_email="ops@bioleak.example", smtp_url=down,
+                           failure_alert_after=1)  # fmt: skip
+        config.registry.write_bytes(b"not a database" * 100)
+        assert run_source(config, "market").run.status == "failed"
+        history = RunHistory(config.data_dir / "runs.sqlite3")
+        assert history.health("market") == Health("market", 1, False)  # not told yet
+        history.close()
+        with LoopbackSmtpServer() as smtp:
+            up = dataclasses.replace(config, smtp_url=smtp.url)
+            assert run_source(up, "market").run.status == "failed"
+            assert run_source(up, "market").run.status == "failed"
+            subjects = [str(r.message["Subject"]) for r in smtp.received]
+    assert subjects == ["[bioleak] source market has failed 2 times in a row"]  # once, when it could
+    assert len(list(config.outbox.glob("operator-*.eml"))) == 2  # both attempts are in the outbox
