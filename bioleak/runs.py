@@ -154,18 +154,27 @@ class SourceBusy(Exception):
     pass
 
 
+def try_lock(path: Path) -> IO[str] | None:
+    """An exclusive OS lock on `path`, held while the returned file stays open (and released
+    when its process dies); None if another holder has it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle: IO[str] = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
 @contextmanager
 def source_lock(data_dir: Path, source: str) -> Iterator[None]:
     """At most one crawl of a source at a time on this machine, whoever starts it (the scheduler
-    or `bioleak crawl`). An OS lock: it is released when its process dies."""
-    locks = data_dir / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    handle: IO[str] = open(locks / f"{source}.lock", "a+")  # held for the whole block
+    or `bioleak crawl`)."""
+    handle = try_lock(data_dir / "locks" / f"{source}.lock")
+    if handle is None:
+        raise SourceBusy(f"a crawl of {source} is already running")
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SourceBusy(f"a crawl of {source} is already running") from None
         yield
     finally:
         handle.close()

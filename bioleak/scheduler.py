@@ -10,7 +10,6 @@ store are saved as references to module functions, which find the running `Sched
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import threading
@@ -30,7 +29,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bioleak.config import Config, ConfigError
 from bioleak.dispatch import make_dispatcher
 from bioleak.runner import run_source
-from bioleak.runs import RunHistory
+from bioleak.runs import RunHistory, try_lock
 from crawlers.sources import Source, SourceError, load_sources
 from indexer.open import open_store
 from pipeline.registry import SqliteRegistry
@@ -186,14 +185,10 @@ class Scheduler:
         log.info("scheduler stopped")
 
     def _take_lock(self) -> None:
-        self.config.data_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(self.config.data_dir / "scheduler.lock", "a+")  # held while running
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
+        handle = try_lock(self.config.data_dir / "scheduler.lock")  # held while running
+        if handle is None:
             pid = self.pid_path.read_text().strip() if self.pid_path.exists() else "?"
-            raise SchedulerError(f"a scheduler already runs on {self.config.data_dir} (pid {pid})") from None
+            raise SchedulerError(f"a scheduler already runs on {self.config.data_dir} (pid {pid})")
         self._lock_file = handle
         self.pid_path.write_text(f"{os.getpid()}\n")
 
