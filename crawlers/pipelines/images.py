@@ -29,7 +29,14 @@ from crawlers.fetch import fetch_image
 from crawlers.items import ListingItem
 from crawlers.state import CrawlState
 from pipeline.hashing import hash_decoded
-from pipeline.images import ImageRejected, decode_image, decode_with_thumbnail
+from pipeline.images import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_PIXELS,
+    THUMBNAIL_SIZE,
+    ImageRejected,
+    decode_image,
+    decode_with_thumbnail,
+)
 from pipeline.models import ImageHashes
 
 log = logging.getLogger(__name__)
@@ -64,7 +71,7 @@ def decode_and_hash(
 def _thumbnail_size(settings: Any) -> int:
     """Thumbnails only where ThumbnailPipeline can keep them: on, with a registry and a store."""
     wanted = settings.getbool("BIOLEAK_THUMBNAILS", True) and settings.get("BIOLEAK_REGISTRY")
-    return settings.getint("BIOLEAK_THUMBNAIL_SIZE", 160) if wanted and settings.get("BIOLEAK_STORE") else 0
+    return settings.getint("BIOLEAK_THUMBNAIL_SIZE", THUMBNAIL_SIZE) if wanted and settings.get("BIOLEAK_STORE") else 0
 
 
 class ImageHashPipeline:
@@ -100,8 +107,8 @@ class ImageHashPipeline:
             raise NotConfigured("BIOLEAK_IMAGES_ENABLED is off")
         return cls(
             crawler,
-            max_bytes=crawler.settings.getint("BIOLEAK_IMAGE_MAX_BYTES", 20 * 1024 * 1024),
-            max_pixels=crawler.settings.getint("BIOLEAK_IMAGE_MAX_PIXELS", 40_000_000),
+            max_bytes=crawler.settings.getint("BIOLEAK_IMAGE_MAX_BYTES", DEFAULT_MAX_BYTES),
+            max_pixels=crawler.settings.getint("BIOLEAK_IMAGE_MAX_PIXELS", DEFAULT_MAX_PIXELS),
             face_detection=crawler.settings.get("BIOLEAK_FACE_DETECTION", "auto"),
             state_path=crawler.settings.get("BIOLEAK_STATE") or None,
             workers=hash_workers(crawler.settings.get("BIOLEAK_HASH_WORKERS", "auto")),

@@ -23,7 +23,7 @@ from crawlers.fetch import fetch_image
 from crawlers.items import ListingItem
 from indexer.open import open_store
 from indexer.store import Store
-from pipeline.images import THUMBNAIL_SIZE, ImageRejected, make_thumbnail
+from pipeline.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, THUMBNAIL_SIZE, ImageRejected, make_thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,8 @@ class ThumbnailPipeline:
         return cls(
             crawler,
             open_store(url, es_prefix=settings.get("BIOLEAK_ES_PREFIX", "bioleak")),
-            max_bytes=settings.getint("BIOLEAK_IMAGE_MAX_BYTES", 20 * 1024 * 1024),
-            max_pixels=settings.getint("BIOLEAK_IMAGE_MAX_PIXELS", 40_000_000),
+            max_bytes=settings.getint("BIOLEAK_IMAGE_MAX_BYTES", DEFAULT_MAX_BYTES),
+            max_pixels=settings.getint("BIOLEAK_IMAGE_MAX_PIXELS", DEFAULT_MAX_PIXELS),
             size=settings.getint("BIOLEAK_THUMBNAIL_SIZE", THUMBNAIL_SIZE),
         )
 
