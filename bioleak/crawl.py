@@ -124,19 +124,17 @@ def crawl(
     proc = subprocess.Popen(argv, cwd=config.data_dir, env=env, start_new_session=True)
     deadline = time.monotonic() + timeout
     stopped = ""
-    while True:
+    while not stopped:
         try:
-            returncode = proc.wait(timeout=0.2)
+            proc.wait(timeout=0.2)
             break
         except subprocess.TimeoutExpired:
             if cancel is not None and cancel.is_set():
                 stopped = "terminated"
             elif time.monotonic() >= deadline:
                 stopped = "timeout"
-            else:
-                continue
+    if stopped:
         _stop(proc, grace)
-        returncode = proc.returncode
-        break
+    returncode = proc.returncode
     stats = json.loads(stats_file.read_text("utf-8")) if stats_file.exists() else {}
     return CrawlResult(source=source, returncode=returncode, stats=stats, log_file=log_file, stopped=stopped)

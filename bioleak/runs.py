@@ -7,7 +7,6 @@ what ran on this machine, and it must survive a store outage.
 from __future__ import annotations
 
 import fcntl
-import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,8 +32,7 @@ CREATE TABLE IF NOT EXISTS runs (
     hits INTEGER NOT NULL DEFAULT 0,
     errors INTEGER NOT NULL DEFAULT 0,
     detail TEXT NOT NULL DEFAULT '',
-    log_file TEXT NOT NULL DEFAULT '',
-    pid INTEGER
+    log_file TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS runs_source ON runs (source, id);
 -- consecutive failures per source, and whether the operator was told about this streak
@@ -93,8 +91,8 @@ class RunHistory:
 
     def start(self, source: str, trigger: str, log_file: str) -> int:
         cursor = self._db.execute(
-            "INSERT INTO runs (source, trigger, started, status, log_file, pid) VALUES (?, ?, ?, 'running', ?, ?)",
-            (source, trigger, now_iso(), log_file, os.getpid()),
+            "INSERT INTO runs (source, trigger, started, status, log_file) VALUES (?, ?, ?, 'running', ?)",
+            (source, trigger, now_iso(), log_file),
         )
         return int(cursor.lastrowid or 0)
 
