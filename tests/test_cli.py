@@ -141,6 +141,16 @@ def test_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert code == 2 and "invalid organisation name 'bad org'" in err
     code, _, err = run(capsys, "--data-dir", str(tmp_path), "org", "add", "bad name", "--email", "a@b.example")
     assert code == 2 and "invalid organisation" in err
+    code, _, err = run(capsys, "--data-dir", str(tmp_path), "schedule", "--reload")
+    assert code == 2 and "no scheduler is running" in err
+    (tmp_path / "scheduler.pid").write_text("not a pid\n")  # left by a crash, or garbage
+    code, _, err = run(capsys, "--data-dir", str(tmp_path), "schedule", "--reload")
+    assert code == 2 and "no scheduler is running" in err
+    code, out, _ = run(capsys, "--data-dir", str(tmp_path), "runs")
+    assert code == 0 and "no runs yet" in out
+    (tmp_path / "bioleak.toml").write_text("crawl_timeout = -5\n")
+    code, _, err = run(capsys, "--data-dir", str(tmp_path), "runs")
+    assert code == 2 and "crawl_timeout must be more than 0" in err
     (tmp_path / "bioleak.toml").write_text('colour = "red"\n')
     code, _, err = run(capsys, "--data-dir", str(tmp_path), "org", "list")
     assert code == 2 and "unknown key" in err and "colour" in err
