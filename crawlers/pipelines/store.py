@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -7,6 +8,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 
 from crawlers.items import ListingItem
 from indexer.open import open_store
+from indexer.store import Store
 from pipeline.models import Listing
 
 log = logging.getLogger(__name__)
@@ -39,44 +41,98 @@ def to_listing(item: ListingItem) -> Listing:
     )
 
 
-class StorePipeline:
-    """Write the listing, the thumbnails of its matched images, then its hits, to the configured
-    store (SQLite file or ES URL)."""
+# Listings are written in batches: one transaction (SQLite) or bulk request (Elasticsearch) per
+# kind per batch instead of per listing. A listing waits at most BATCH_WAIT seconds for others.
+BATCH_SIZE = 64
+BATCH_WAIT = 0.05
 
-    def __init__(self, crawler: Any, *, store_url: str, es_prefix: str) -> None:
+
+class StorePipeline:
+    """Write listings, the thumbnails of their matched images, then their hits, to the configured
+    store (SQLite file or ES URL), in batches. A listing goes on down the chain (and is marked
+    processed) only once its batch is written; if any write of a batch fails, every listing of
+    that batch is dropped, so the next crawl stores them again (writes are idempotent)."""
+
+    def __init__(
+        self, crawler: Any, store: Store, *, batch_size: int = BATCH_SIZE, batch_wait: float = BATCH_WAIT
+    ) -> None:
+        if batch_size < 1 or batch_wait < 0:
+            raise ValueError(f"store batches need a size >= 1 and a wait >= 0, got {batch_size} and {batch_wait}")
         self.crawler = crawler
-        self.store = open_store(store_url, es_prefix=es_prefix)
+        self.store = store
+        self.batch_size = batch_size
+        self.batch_wait = batch_wait
+        self._batch: list[ListingItem] = []
+        self._stored: asyncio.Future[bool] | None = None  # the pending batch's outcome
+        self._timer: asyncio.TimerHandle | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:
-        url = crawler.settings.get("BIOLEAK_STORE")
+        settings = crawler.settings
+        url = settings.get("BIOLEAK_STORE")
         if not url:
             raise NotConfigured("BIOLEAK_STORE is not set")
-        return cls(crawler, store_url=url, es_prefix=crawler.settings.get("BIOLEAK_ES_PREFIX", "bioleak"))
+        return cls(
+            crawler,
+            open_store(url, es_prefix=settings.get("BIOLEAK_ES_PREFIX", "bioleak")),
+            batch_size=settings.getint("BIOLEAK_STORE_BATCH_SIZE", BATCH_SIZE),
+            batch_wait=settings.getfloat("BIOLEAK_STORE_BATCH_WAIT", BATCH_WAIT),
+        )
 
-    def process_item(self, item: ListingItem) -> ListingItem:
+    async def process_item(self, item: ListingItem) -> ListingItem:
+        if self._stored is None:
+            loop = asyncio.get_running_loop()
+            self._stored = loop.create_future()
+            self._timer = loop.call_later(self.batch_wait, self.flush)
+        stored = self._stored
+        self._batch.append(item)
+        if len(self._batch) >= self.batch_size:
+            self.flush()
+        if not await stored:  # not marked processed, so the next crawl tries again
+            raise DropItem(f"not stored: {item['url']}")
+        return item
+
+    def flush(self) -> None:
+        """Write the pending batch now (on a timer, when full, and at close)."""
+        batch, stored = self._batch, self._stored
+        self._batch, self._stored = [], None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if stored is None:
+            return
+        try:
+            ok = self._write(batch)
+        except Exception as exc:  # every listing waiting on this batch sees the error
+            stored.set_exception(exc)
+        else:
+            stored.set_result(ok)
+
+    def _write(self, batch: list[ListingItem]) -> bool:
         stats = self.crawler.stats
-        failed = False
-        thumbnails = item.get("thumbnails") or {}
+        thumbnails: dict[str, bytes] = {}
+        for item in batch:
+            thumbnails.update(item.get("thumbnails") or {})
+        hits = [hit for item in batch for hit in item.get("hits") or ()]
+        ok = True
         for kind, result in (
-            ("listings", self.store.upsert_listings([to_listing(item)])),
+            ("listings", self.store.upsert_listings([to_listing(item) for item in batch])),
             # before the hits: an alert sent for a hit finds its thumbnail
             ("thumbnails", self.store.put_thumbnails(thumbnails) if thumbnails else None),
-            ("hits", self.store.upsert_hits(item.get("hits") or [])),
+            ("hits", self.store.upsert_hits(hits) if hits else None),
         ):
             if result is None:
                 continue
             stats.inc_value(f"bioleak/stored/{kind}", result.written)
             if result.failed:
-                failed = True
+                ok = False
                 stats.inc_value(f"bioleak/store_failed/{kind}", result.failed)
                 log.error("store rejected %d %s: %s", result.failed, kind, "; ".join(result.errors))
-        if failed:  # not marked processed, so the next crawl tries again
-            raise DropItem(f"not stored: {item['url']}")
-        return item
+        return ok
 
     def close_spider(self) -> None:
         try:
+            self.flush()
             self.store.refresh()  # what a crawl found is searchable as soon as `bioleak crawl` returns
         finally:
             self.store.close()
