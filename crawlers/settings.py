@@ -49,7 +49,7 @@ ITEM_PIPELINES = {
     "crawlers.pipelines.store.StorePipeline": 400,
     "crawlers.pipelines.incremental.MarkProcessedPipeline": 500,
 }
-EXTENSIONS = {"crawlers.extensions.StatsExport": 500}
+EXTENSIONS = {"crawlers.extensions.StatsExport": 500, "crawlers.extensions.RootLogLevel": 0}
 
 BIOLEAK_IMAGES_ENABLED = True
 BIOLEAK_IMAGE_MAX_BYTES = 20 * 1024 * 1024
