@@ -23,6 +23,12 @@ U64 = npt.NDArray[np.uint64]
 SPLIT = (21, 21, 22)  # bits per substring, low to high
 # Bounds the candidate arrays held at once; queries are processed in chunks of this many probes.
 _MAX_PROBES_PER_CHUNK = 2_000_000
+# Up to this many (query, hash) pairs, one XOR + popcount over all of them (~2.5 ns a pair)
+# beats probing: a query's ~700 probes land at random in 24 MiB of offset tables, and with the
+# caches cold, as in a crawl where every query is new, that costs ~0.6 ms a query. A crawl
+# matches one listing's few images at a time, so for registries up to ~100k hashes this is the
+# faster path (1,000 hashes, 5 queries: 0.014 ms against 3.1 ms probing).
+SCAN_PAIRS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,13 @@ class RadiusHits:
 def _sorted_hits(q: npt.NDArray[np.int64], e: npt.NDArray[np.int64], d: npt.NDArray[np.int64]) -> RadiusHits:
     order = np.lexsort((e, d, q))
     return RadiusHits(q[order], e[order], d[order])
+
+
+def scan(hashes: U64, queries: U64, radius: int) -> RadiusHits:
+    """Every query against every hash in one vectorised pass: exact, for small inputs."""
+    dist = np.bitwise_count(queries[:, None] ^ hashes[None, :])
+    q, e = np.nonzero(dist <= radius)
+    return _sorted_hits(q.astype(np.int64), e.astype(np.int64), dist[q, e].astype(np.int64))
 
 
 def brute_force(hashes: U64, queries: U64, radius: int) -> RadiusHits:
@@ -88,7 +101,8 @@ def _expand(starts: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]) -> np
 
 
 class MultiIndexHash:
-    def __init__(self, hashes: U64) -> None:
+    def __init__(self, hashes: U64, *, scan_pairs: int = SCAN_PAIRS) -> None:
+        self.scan_pairs = scan_pairs  # 0: always probe
         hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
         if len(hashes) >= 2**32:
             raise ValueError("at most 2**32 - 1 hashes per index")
@@ -119,6 +133,9 @@ class MultiIndexHash:
         queries = np.ascontiguousarray(queries, dtype=np.uint64)
         if radius < 0 or radius > 64:
             raise ValueError(f"radius must be 0..64, got {radius}")
+        if len(queries) * len(self.hashes) <= self.scan_pairs:
+            found = scan(self.hashes, queries, radius)
+            return _sorted_hits(found.query_index, self.perm[found.entry_index].astype(np.int64), found.distance)
         probes_per_query = sum(len(_flip_masks(b, radius // 3)) for b in SPLIT)
         chunk = max(1, _MAX_PROBES_PER_CHUNK // probes_per_query)
         parts = [self._search_chunk(queries[i : i + chunk], radius, i) for i in range(0, len(queries), chunk)]

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.hashindex import MultiIndexHash, brute_force
+from pipeline.hashindex import SCAN_PAIRS, MultiIndexHash, brute_force
 from pipeline.matching import Radii, RegistryIndex
 from pipeline.models import ImageHashes, RegionHash, RegistryEntry
 from pipeline.registry import RegistryArrays
@@ -95,33 +95,40 @@ def flip(value: int, bits: list[int]) -> int:
     near=st.lists(st.tuples(st.integers(0, 39), st.lists(st.integers(0, 63), max_size=16)), max_size=60),
     queries=st.lists(st.tuples(st.integers(0, 39), st.lists(st.integers(0, 63), max_size=16)), min_size=1, max_size=8),
     radius=st.integers(0, 16),
+    scan_pairs=st.sampled_from([0, SCAN_PAIRS]),  # probing, and the scan small batches take
 )
 def test_multi_index_equals_brute_force(
-    base: list[int], near: list[tuple[int, list[int]]], queries: list[tuple[int, list[int]]], radius: int
+    base: list[int],
+    near: list[tuple[int, list[int]]],
+    queries: list[tuple[int, list[int]]],
+    radius: int,
+    scan_pairs: int,
 ) -> None:
     # Entries and queries cluster around a few base hashes so every radius has hits and misses.
     entries = base + [flip(base[i % len(base)], bits) for i, bits in near]
     qs = [flip(base[i % len(base)], bits) for i, bits in queries]
     hashes = np.array(entries, dtype=np.uint64)
     q = np.array(qs, dtype=np.uint64)
-    got, want = MultiIndexHash(hashes).search(q, radius), brute_force(hashes, q, radius)
+    got, want = MultiIndexHash(hashes, scan_pairs=scan_pairs).search(q, radius), brute_force(hashes, q, radius)
     assert got.query_index.tolist() == want.query_index.tolist()
     assert got.entry_index.tolist() == want.entry_index.tolist()
     assert got.distance.tolist() == want.distance.tolist()
 
 
-def test_literal_distances_across_substring_boundaries() -> None:
+@pytest.mark.parametrize("scan_pairs", [0, SCAN_PAIRS])
+def test_literal_distances_across_substring_boundaries(scan_pairs: int) -> None:
     # bits 20/21 and 41/42 straddle the 21/21/22 split: a hit there must not be missed
     base = 0
     entries = [flip(base, [20, 21]), flip(base, [41, 42, 63]), flip(base, [0, 21, 42, 63]), flip(base, list(range(9)))]
     hashes = np.array(entries, dtype=np.uint64)
-    result = MultiIndexHash(hashes).search(np.array([base], dtype=np.uint64), 8)
+    result = MultiIndexHash(hashes, scan_pairs=scan_pairs).search(np.array([base], dtype=np.uint64), 8)
     assert result.for_query(0) == [(0, 2), (1, 3), (2, 4)]
 
 
-def test_duplicate_hashes_are_all_returned() -> None:
+@pytest.mark.parametrize("scan_pairs", [0, SCAN_PAIRS])
+def test_duplicate_hashes_are_all_returned(scan_pairs: int) -> None:
     hashes = np.array([5, 5, 5, 7], dtype=np.uint64)
-    result = MultiIndexHash(hashes).search(np.array([5], dtype=np.uint64), 0)
+    result = MultiIndexHash(hashes, scan_pairs=scan_pairs).search(np.array([5], dtype=np.uint64), 0)
     assert result.for_query(0) == [(0, 0), (1, 0), (2, 0)]
 
 
