@@ -91,7 +91,7 @@ def _load(data: bytes, *, max_bytes: int, max_pixels: int, draft: tuple[str, tup
             img.seek(0)  # first frame of animations
             img.load()
             img = ImageOps.exif_transpose(img) or img
-            if img.mode != "YCbCr":  # YCbCr only when asked for: decode_with_thumbnail splits it
+            if img.mode != "YCbCr":  # YCbCr only when asked for: decode_with_colour splits it
                 img = to_rgb_or_l(img)
     except ImageRejected:
         raise
@@ -132,12 +132,12 @@ def make_thumbnail(
     return _thumbnail(decoded.image, size)
 
 
-def decode_with_thumbnail(
-    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS, size: int = THUMBNAIL_SIZE
-) -> tuple[DecodedImage, bytes]:
-    """`decode_image` and `make_thumbnail` from one decode. A JPEG is decoded to YCbCr: its Y
-    channel is exactly what `decode_image` gives (so the hashes are the same), and the colour
-    thumbnail costs ~0.6 ms instead of a second decode."""
+def decode_with_colour(
+    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> tuple[DecodedImage, Image.Image]:
+    """`decode_image`, and the colour image of the same decode, for `thumbnail_of` to make a
+    thumbnail from only if one is wanted. A JPEG is decoded to YCbCr: its Y channel is exactly
+    what `decode_image` gives (so the hashes are the same), and no second decode is needed."""
     decoded = _load(data, max_bytes=max_bytes, max_pixels=max_pixels, draft=("YCbCr", DRAFT_TARGET))
     img = decoded.image
     if img.mode == "YCbCr":  # JPEG encodes YCbCr as it is: no conversion to RGB needed
@@ -146,4 +146,17 @@ def decode_with_thumbnail(
                                height=decoded.height)  # fmt: skip
     else:  # not a colour JPEG: decoded as decode_image decodes it
         colour = img
-    return decoded, _thumbnail(colour, size)
+    return decoded, colour
+
+
+def thumbnail_of(colour: Image.Image, size: int = THUMBNAIL_SIZE) -> bytes:
+    """The thumbnail JPEG of an image from `decode_with_colour` (~0.6 ms)."""
+    return _thumbnail(colour, size)
+
+
+def decode_with_thumbnail(
+    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS, size: int = THUMBNAIL_SIZE
+) -> tuple[DecodedImage, bytes]:
+    """`decode_image` and `make_thumbnail` from one decode."""
+    decoded, colour = decode_with_colour(data, max_bytes=max_bytes, max_pixels=max_pixels)
+    return decoded, thumbnail_of(colour, size)

@@ -147,6 +147,13 @@ class RegistryArrays:
         return len(self.ids)
 
     @classmethod
+    def hashes_only(cls, phash: npt.NDArray[np.uint64], dhash: npt.NDArray[np.uint64]) -> RegistryArrays:
+        """Just the hashes, for asking whether anything matches (not what): ids left empty, so a
+        process that only asks that need not receive every entry's names."""
+        blank = [""] * len(phash)
+        return cls(ids=blank, orgs=blank, refs=blank, variants=blank, phash=phash, dhash=dhash)
+
+    @classmethod
     def from_rows(cls, rows: Iterable[tuple[str, str, str, str, str, str]]) -> RegistryArrays:
         """From (id, org, ref, variant, phash hex, dhash hex) rows."""
         ids: list[str] = []

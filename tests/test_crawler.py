@@ -372,3 +372,31 @@ def test_a_crashed_hashing_worker_costs_one_image_not_the_crawl() -> None:
         assert hash_once() == first  # a fresh worker takes over
     finally:
         pipeline.close_spider()
+
+
+def test_only_images_that_match_the_registry_get_a_thumbnail_made(tmp_path: Path) -> None:
+    from crawlers.pipelines.images import ImageHashPipeline, _registry_hashes, decode_and_hash
+    from pipeline.matching import RegistryIndex
+    from pipeline.registry import RegistryArrays, SqliteRegistry, entry_for_image
+
+    enrolled, other = to_bytes(portrait(5), "JPEG"), to_bytes(portrait(6), "JPEG")
+    registry = SqliteRegistry(tmp_path / "registry.sqlite3")
+    registry.add([entry_for_image("acme-bank", "selfie-5", enrolled)])
+    registry.close()
+    hashes = _registry_hashes(str(tmp_path / "registry.sqlite3"))
+    # In a worker process, which gets the registry's hashes when it starts:
+    pipeline = ImageHashPipeline(
+        None, max_bytes=10_000_000, max_pixels=10_000_000, workers=1, thumbnail_size=160, registry_hashes=hashes
+    )
+    try:
+        _, thumbnail = asyncio.run(pipeline._hash(enrolled, False))
+        assert thumbnail is not None and thumbnail.startswith(b"\xff\xd8")  # a JPEG
+        hashed, nothing = asyncio.run(pipeline._hash(other, False))
+        assert nothing is None and hashed.regions  # hashed all the same
+    finally:
+        pipeline.close_spider()
+    # In a thread of the crawl process (BIOLEAK_HASH_WORKERS=0), which is handed the registry:
+    limits = {"max_bytes": 10_000_000, "max_pixels": 10_000_000, "faces": False, "thumbnail": 160}
+    index = RegistryIndex(RegistryArrays.hashes_only(*hashes))
+    assert decode_and_hash(enrolled, registry=index, **limits)[1] is not None
+    assert decode_and_hash(other, registry=index, **limits)[1] is None

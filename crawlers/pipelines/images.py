@@ -20,6 +20,8 @@ from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import DeferredSemaphore
@@ -35,13 +37,19 @@ from pipeline.images import (
     THUMBNAIL_SIZE,
     ImageRejected,
     decode_image,
-    decode_with_thumbnail,
+    decode_with_colour,
+    thumbnail_of,
 )
+from pipeline.matching import RegistryIndex
 from pipeline.models import ImageHashes
+from pipeline.registry import RegistryArrays, SqliteRegistry
 
 log = logging.getLogger(__name__)
 
-IMAGES_IN_FLIGHT = 16  # downloaded or being hashed at once: bounds memory at 16 x the image size cap
+# Images downloaded or being hashed at once (BIOLEAK_IMAGES_IN_FLIGHT): bounds memory at this
+# many times the image size cap. Each waits on the network, then on a worker: with too few, the
+# workers idle between downloads (see SCRAPER_SLOT_MAX_ACTIVE_SIZE in crawlers/settings.py).
+IMAGES_IN_FLIGHT = 48
 
 
 def hash_workers(setting: str | int) -> int:
@@ -56,14 +64,30 @@ def hash_workers(setting: str | int) -> int:
     return workers
 
 
+# In a hashing worker process: the registry's hashes (set by `init_worker`), so that only an
+# image that matches something gets a thumbnail. ThumbnailPipeline keeps no other, and most
+# images match nothing: the thumbnail is a fifth of the work on an image without faces.
+_registry: RegistryIndex | None = None
+
+
+def init_worker(registry_hashes: tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]] | None) -> None:
+    global _registry  # one per worker process, set once at its start
+    _registry = None if registry_hashes is None else RegistryIndex(RegistryArrays.hashes_only(*registry_hashes))
+
+
 def decode_and_hash(
-    body: bytes, *, max_bytes: int, max_pixels: int, faces: bool, thumbnail: int = 0
-) -> tuple[ImageHashes, bytes | None]:
-    """Hashes, and with `thumbnail` > 0 a JPEG that size from the same decode (~0.5 ms): kept
+    body: bytes, *, max_bytes: int, max_pixels: int, faces: bool, thumbnail: int = 0,
+    registry: RegistryIndex | None = None,
+) -> tuple[ImageHashes, bytes | None]:  # fmt: skip
+    """Hashes, and with `thumbnail` > 0 a JPEG that size from the same decode (~0.6 ms) if the
+    image matches `registry` (default: the worker's; without one, every image gets one): kept
     downstream only if the image matches, and then without downloading it a second time."""
     if thumbnail:
-        decoded, jpeg = decode_with_thumbnail(body, max_bytes=max_bytes, max_pixels=max_pixels, size=thumbnail)
-        return hash_decoded(decoded, faces=faces), jpeg
+        decoded, colour = decode_with_colour(body, max_bytes=max_bytes, max_pixels=max_pixels)
+        hashes = hash_decoded(decoded, faces=faces)
+        registry = registry or _registry
+        matched = registry is None or bool(registry.match(hashes))
+        return hashes, thumbnail_of(colour, thumbnail) if matched else None
     decoded = decode_image(body, max_bytes=max_bytes, max_pixels=max_pixels)
     return hash_decoded(decoded, faces=faces), None
 
@@ -72,6 +96,17 @@ def _thumbnail_size(settings: Any) -> int:
     """Thumbnails only where ThumbnailPipeline can keep them: on, with a registry and a store."""
     wanted = settings.getbool("BIOLEAK_THUMBNAILS", True) and settings.get("BIOLEAK_REGISTRY")
     return settings.getint("BIOLEAK_THUMBNAIL_SIZE", THUMBNAIL_SIZE) if wanted and settings.get("BIOLEAK_STORE") else 0
+
+
+def _registry_hashes(path: str) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    """Read separately from MatchPipeline's copy: if an entry is enrolled in between, an image
+    matching only it gets no thumbnail here, and ThumbnailPipeline downloads it once more."""
+    registry = SqliteRegistry(path)
+    try:
+        arrays = registry.arrays()
+    finally:
+        registry.close()
+    return arrays.phash, arrays.dhash
 
 
 class ImageHashPipeline:
@@ -85,6 +120,8 @@ class ImageHashPipeline:
         state_path: str | None = None,
         workers: int = 0,
         thumbnail_size: int = 0,
+        registry_hashes: tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]] | None = None,
+        images_in_flight: int = IMAGES_IN_FLIGHT,
     ) -> None:
         if face_detection not in ("auto", "always", "never"):
             raise ValueError(f"BIOLEAK_FACE_DETECTION must be auto, always or never, got {face_detection!r}")
@@ -97,9 +134,14 @@ class ImageHashPipeline:
         self._by_content: dict[tuple[str, bool], ImageHashes] = {}
         self._hashing: dict[tuple[str, bool], asyncio.Future[tuple[ImageHashes, bytes | None]]] = {}
         self.thumbnail_size = thumbnail_size  # 0: no thumbnails (ThumbnailPipeline is off)
+        # (pHash, dHash) of every registry entry: thumbnails only of images that match (None: of all)
+        self.registry_hashes = registry_hashes
+        self._registry = (
+            None if registry_hashes is None else RegistryIndex(RegistryArrays.hashes_only(*registry_hashes))
+        )
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
-        self._in_flight = DeferredSemaphore(IMAGES_IN_FLIGHT)
+        self._in_flight = DeferredSemaphore(images_in_flight)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ImageHashPipeline:
@@ -112,7 +154,9 @@ class ImageHashPipeline:
             face_detection=crawler.settings.get("BIOLEAK_FACE_DETECTION", "auto"),
             state_path=crawler.settings.get("BIOLEAK_STATE") or None,
             workers=hash_workers(crawler.settings.get("BIOLEAK_HASH_WORKERS", "auto")),
-            thumbnail_size=_thumbnail_size(crawler.settings),
+            thumbnail_size=(size := _thumbnail_size(crawler.settings)),
+            registry_hashes=_registry_hashes(crawler.settings["BIOLEAK_REGISTRY"]) if size else None,
+            images_in_flight=crawler.settings.getint("BIOLEAK_IMAGES_IN_FLIGHT", IMAGES_IN_FLIGHT),
         )
 
     def close_spider(self) -> None:
@@ -123,7 +167,12 @@ class ImageHashPipeline:
 
     def _worker_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:  # started on the first image: crawls without images pay nothing
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=init_worker,
+                initargs=(self.registry_hashes,),
+            )
         return self._pool
 
     async def _hash(self, body: bytes, faces: bool) -> tuple[ImageHashes, bytes | None]:
@@ -132,7 +181,7 @@ class ImageHashPipeline:
         job = partial(decode_and_hash, body, max_bytes=self.max_bytes, max_pixels=self.max_pixels, faces=faces,
                       thumbnail=self.thumbnail_size)  # fmt: skip
         if not self.workers:
-            return await maybe_deferred_to_future(deferToThread(job))
+            return await maybe_deferred_to_future(deferToThread(partial(job, registry=self._registry)))
         pool = self._worker_pool()
         try:
             return await asyncio.wrap_future(pool.submit(job))
