@@ -7,7 +7,7 @@ here trusts the page: URLs are resolved against `<base href>`, and only http(s) 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from urllib.parse import urljoin, urlsplit
 
 from parsel import Selector
@@ -96,10 +96,13 @@ def image_urls(sel: Selector, page_url: str, *, limit: int = 50) -> list[str]:
         if url and url not in found:
             found.append(url)
 
+    # The fallback <img> of a <picture> whose sources are taken instead (asked only of the <img>s
+    # inside a <picture>, not of every one on the page).
+    fallbacks = {i.root for i in sel.xpath("//picture//img") if i.xpath("ancestor::picture[1][.//source[@srcset]]")}
     for node in sel.css("img, picture source, source[type^='image'], [style*='url('], input[type=image]"):
         tag = node.root.tag if hasattr(node.root, "tag") else ""
-        if tag == "img" and node.xpath("ancestor::picture[1][.//source[@srcset]]"):
-            continue  # the fallback of a <picture> whose sources were taken already
+        if tag == "img" and node.root in fallbacks:
+            continue
         lazy = [node.attrib.get(a) for a in LAZY_ATTRIBUTES if node.attrib.get(a)]
         srcsets = [node.attrib.get(a) for a in LAZY_SRCSET if node.attrib.get(a)]
         if srcsets:
@@ -152,7 +155,13 @@ def main_text(sel: Selector) -> str:
     return ""
 
 
-def first_of(sel: Selector, expressions: Iterable[str]) -> str:
+def first_of(sel: Selector, expressions: Sequence[str]) -> str:
+    """The first expression, in order, whose first match is not blank."""
+    if len(expressions) > 1 and not any(e.strip().startswith(("/", "(")) for e in expressions):
+        # Most pages match none of a dozen CSS fallbacks: one pass over the page with all of them
+        # at once says so, where trying each in turn costs a pass each.
+        if not any(v.strip() for v in sel.css(", ".join(expressions)).getall() if isinstance(v, str)):
+            return ""
     for expression in expressions:
         value = clean(select(sel, expression)[:1])
         if value:
