@@ -3,6 +3,7 @@ robots.txt, redirects, meta refreshes and images alike (they all pass through he
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import socket
@@ -39,6 +40,14 @@ class SafeAddressMiddleware:
     def __init__(self, crawler: Any, policy: AddressPolicy) -> None:
         self.crawler = crawler
         self.policy = policy
+        # A crawl asks about the same few hosts for every request: parse each once (bounded, as
+        # a hostile page can name any number of them).
+        self._literal_refusal = functools.lru_cache(maxsize=4096)(self._literal_refusal_uncached)
+
+    def _literal_refusal_uncached(self, host: str) -> tuple[bool, str | None]:
+        """(whether `host` is a literal address, and if so why it is refused, or None)."""
+        ip = literal_ip(host)
+        return (False, None) if ip is None else (True, self.policy.refusal(ip))
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> SafeAddressMiddleware:
@@ -55,9 +64,8 @@ class SafeAddressMiddleware:
             raise self._refuse("scheme", request.url)
         if not parts.hostname:
             raise self._refuse("no_host", request.url)
-        ip = literal_ip(parts.hostname)
-        if ip is not None:
-            reason = self.policy.refusal(ip)
+        literal, reason = self._literal_refusal(parts.hostname)
+        if literal:
             if reason:
                 raise self._refuse(reason, request.url)
         elif parts.hostname in REFUSED_NAMES and "proxy" not in request.meta:

@@ -44,7 +44,7 @@ def to_listing(item: ListingItem) -> Listing:
 # Listings are written in batches: one transaction (SQLite) or bulk request (Elasticsearch) per
 # kind per batch instead of per listing. A listing waits at most BATCH_WAIT seconds for others.
 BATCH_SIZE = 64
-BATCH_WAIT = 0.05
+BATCH_WAIT = 0.2
 
 
 class StorePipeline:
