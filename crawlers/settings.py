@@ -63,7 +63,6 @@ BIOLEAK_IMAGES_ENABLED = True
 BIOLEAK_IMAGE_MAX_BYTES = 20 * 1024 * 1024
 BIOLEAK_IMAGE_MAX_PIXELS = 40_000_000
 BIOLEAK_IMAGES_IN_FLIGHT = 48  # downloaded or being hashed at once (memory: this x the size cap)
-BIOLEAK_HASH_WORKER_NICENESS = 10  # workers yield the CPU to the crawl's reactor thread
 BIOLEAK_HASH_WORKERS = "auto"  # worker processes for decoding and hashing; 0: threads in the crawl process
 BIOLEAK_FACE_DETECTION = "auto"  # auto: on listings classified as face-data sales; always; never
 # A small JPEG of every image that matched the registry, kept as evidence (alerts attach it only

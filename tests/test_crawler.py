@@ -400,24 +400,3 @@ def test_only_images_that_match_the_registry_get_a_thumbnail_made(tmp_path: Path
     index = RegistryIndex(RegistryArrays.hashes_only(*hashes))
     assert decode_and_hash(enrolled, registry=index, **limits)[1] is not None
     assert decode_and_hash(other, registry=index, **limits)[1] is None
-
-
-def test_hashing_workers_yield_the_cpu_to_the_crawl() -> None:
-    import os
-    from pathlib import Path as _Path
-
-    from crawlers.pipelines.images import ImageHashPipeline
-
-    def niceness(pid: int) -> int:
-        return int(_Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
-
-    pipeline = ImageHashPipeline(None, max_bytes=10_000_000, max_pixels=10_000_000, workers=1, worker_niceness=7)
-    try:
-        asyncio.run(pipeline._hash(to_bytes(portrait(3), "JPEG"), False))
-        assert pipeline._pool is not None
-        [pid] = list(pipeline._pool._processes)  # type: ignore[attr-defined]
-        assert niceness(pid) == min(19, niceness(os.getpid()) + 7)  # 19 is as low as it goes
-    finally:
-        pipeline.close_spider()
-    with pytest.raises(ValueError, match="NICENESS"):
-        ImageHashPipeline(None, max_bytes=1, max_pixels=1, worker_niceness=20)

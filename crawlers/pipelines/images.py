@@ -50,10 +50,6 @@ log = logging.getLogger(__name__)
 # many times the image size cap. Each waits on the network, then on a worker: with too few, the
 # workers idle between downloads (see SCRAPER_SLOT_MAX_ACTIVE_SIZE in crawlers/settings.py).
 IMAGES_IN_FLIGHT = 48
-# Hashing workers run at this much lower priority (BIOLEAK_HASH_WORKER_NICENESS, 0..19): see
-# init_worker. 10 crawled the benchmark at 102.2 against 91.3 listings/s at 0 (means of two
-# alternating 2,000-listing runs: 105.8/98.6 against 87.9/94.6).
-WORKER_NICENESS = 10
 
 
 def hash_workers(setting: str | int) -> int:
@@ -74,15 +70,8 @@ def hash_workers(setting: str | int) -> int:
 _registry: RegistryIndex | None = None
 
 
-def init_worker(
-    registry_hashes: tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]] | None, niceness: int = 0
-) -> None:
+def init_worker(registry_hashes: tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]] | None) -> None:
     global _registry  # one per worker process, set once at its start
-    if niceness:
-        # The reactor thread drives every download, parse and pipeline step, and waits for the
-        # CPU whenever both cores are busy hashing: the crawl then stalls while the workers run
-        # out of images. Niced workers take only the time the reactor leaves.
-        os.nice(niceness)
     _registry = None if registry_hashes is None else RegistryIndex(RegistryArrays.hashes_only(*registry_hashes))
 
 
@@ -133,10 +122,7 @@ class ImageHashPipeline:
         thumbnail_size: int = 0,
         registry_hashes: tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]] | None = None,
         images_in_flight: int = IMAGES_IN_FLIGHT,
-        worker_niceness: int = WORKER_NICENESS,
     ) -> None:
-        if not 0 <= worker_niceness <= 19:
-            raise ValueError(f"BIOLEAK_HASH_WORKER_NICENESS must be 0..19, got {worker_niceness}")
         if face_detection not in ("auto", "always", "never"):
             raise ValueError(f"BIOLEAK_FACE_DETECTION must be auto, always or never, got {face_detection!r}")
         self.crawler = crawler
@@ -154,7 +140,6 @@ class ImageHashPipeline:
             None if registry_hashes is None else RegistryIndex(RegistryArrays.hashes_only(*registry_hashes))
         )
         self.workers = workers
-        self.worker_niceness = worker_niceness
         self._pool: ProcessPoolExecutor | None = None
         self._in_flight = DeferredSemaphore(images_in_flight)
 
@@ -172,7 +157,6 @@ class ImageHashPipeline:
             thumbnail_size=(size := _thumbnail_size(crawler.settings)),
             registry_hashes=_registry_hashes(crawler.settings["BIOLEAK_REGISTRY"]) if size else None,
             images_in_flight=crawler.settings.getint("BIOLEAK_IMAGES_IN_FLIGHT", IMAGES_IN_FLIGHT),
-            worker_niceness=crawler.settings.getint("BIOLEAK_HASH_WORKER_NICENESS", WORKER_NICENESS),
         )
 
     def close_spider(self) -> None:
@@ -187,7 +171,7 @@ class ImageHashPipeline:
                 self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=init_worker,
-                initargs=(self.registry_hashes, self.worker_niceness),
+                initargs=(self.registry_hashes,),
             )
         return self._pool
 
