@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from pathlib import Path
@@ -46,3 +47,24 @@ class RootLogLevel:
     @classmethod
     def from_crawler(cls, crawler: Any) -> RootLogLevel:
         return cls(crawler.settings.get("LOG_LEVEL"))
+
+
+class CollectorTuning:
+    """Python's cyclic garbage collector runs a pass every 700 new container objects, and a crawl
+    makes many per response (requests, deferreds, items, selectors) that reference counting
+    frees anyway, so most passes find nothing. A higher first threshold (BIOLEAK_GC_THRESHOLD;
+    0 keeps Python's) makes them rarer, and freezing the heap built at startup (Scrapy, Twisted,
+    the registry) keeps it out of every later pass: the crawl benchmark ran 96.2 against 92.5
+    listings/s (alternating 2,000-listing runs: 97.4/95.1 against 93.0/92.0)."""
+
+    def __init__(self, threshold: int) -> None:
+        if threshold < 0:
+            raise ValueError(f"BIOLEAK_GC_THRESHOLD must be >= 0, got {threshold}")
+        if threshold:
+            gc.freeze()
+            _, second, third = gc.get_threshold()
+            gc.set_threshold(threshold, second, third)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> CollectorTuning:
+        return cls(crawler.settings.getint("BIOLEAK_GC_THRESHOLD", 20_000))

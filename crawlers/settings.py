@@ -57,7 +57,12 @@ ITEM_PIPELINES = {
     "crawlers.pipelines.store.StorePipeline": 400,
     "crawlers.pipelines.incremental.MarkProcessedPipeline": 500,
 }
-EXTENSIONS = {"crawlers.extensions.StatsExport": 500, "crawlers.extensions.RootLogLevel": 0}
+EXTENSIONS = {
+    "crawlers.extensions.StatsExport": 500,
+    "crawlers.extensions.RootLogLevel": 0,
+    "crawlers.extensions.CollectorTuning": 0,
+}
+BIOLEAK_GC_THRESHOLD = 20_000  # first-generation threshold of the garbage collector (0: Python's 700)
 
 BIOLEAK_IMAGES_ENABLED = True
 BIOLEAK_IMAGE_MAX_BYTES = 20 * 1024 * 1024

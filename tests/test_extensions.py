@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -29,3 +30,19 @@ def test_records_below_the_crawl_log_level_are_not_even_built(level: str, droppe
     crawl_logger = logging.getLogger("scrapy.core.engine")
     assert not crawl_logger.isEnabledFor(dropped)
     assert crawl_logger.isEnabledFor(kept)
+
+
+def test_collector_runs_less_often_and_skips_the_startup_heap() -> None:
+    from crawlers.extensions import CollectorTuning
+
+    before = gc.get_threshold()
+    try:
+        CollectorTuning.from_crawler(SimpleNamespace(settings=Settings({"BIOLEAK_GC_THRESHOLD": 20_000})))
+        assert gc.get_threshold()[0] == 20_000 and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+    CollectorTuning(0)  # Python's own settings
+    assert gc.get_threshold() == before
+    with pytest.raises(ValueError, match="GC_THRESHOLD"):
+        CollectorTuning(-1)
