@@ -115,15 +115,17 @@ class MultiIndexHash:
         self.offsets: list[npt.NDArray[np.uint32]] = []
         self.positions: list[npt.NDArray[np.uint32] | None] = [None]  # table 0 is the sorted array itself
 
-    def _build_tables(self) -> None:
+    def build_tables(self) -> MultiIndexHash:
+        """Build the probe tables now (a benchmark timing the build; otherwise the first probe does)."""
         if self.offsets:
-            return
+            return self
         for j, bits in enumerate(SPLIT):
             key = _substring(self.hashes, j)
             counts = np.bincount(key, minlength=1 << bits)
             self.offsets.append(np.concatenate(([0], np.cumsum(counts))).astype(np.uint32))
             if j:
                 self.positions.append(np.argsort(key, kind="stable").astype(np.uint32))
+        return self
 
     def __len__(self) -> int:
         return len(self.hashes)
@@ -131,7 +133,7 @@ class MultiIndexHash:
     @property
     def nbytes(self) -> int:
         """Memory of the index with its probe tables (built if they were not)."""
-        self._build_tables()
+        self.build_tables()
         arrays: list[npt.NDArray[np.generic]] = [self.hashes, self.perm, *self.offsets]
         arrays += [p for p in self.positions if p is not None]
         return sum(int(a.nbytes) for a in arrays)
@@ -144,7 +146,7 @@ class MultiIndexHash:
         if len(queries) * len(self.hashes) <= self.scan_pairs:
             found = scan(self.hashes, queries, radius)
             return _sorted_hits(found.query_index, self.perm[found.entry_index].astype(np.int64), found.distance)
-        self._build_tables()
+        self.build_tables()
         probes_per_query = sum(len(_flip_masks(b, radius // 3)) for b in SPLIT)
         chunk = max(1, _MAX_PROBES_PER_CHUNK // probes_per_query)
         parts = [self._search_chunk(queries[i : i + chunk], radius, i) for i in range(0, len(queries), chunk)]
