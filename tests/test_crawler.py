@@ -375,15 +375,16 @@ def test_a_crashed_hashing_worker_costs_one_image_not_the_crawl() -> None:
 
 
 def test_only_images_that_match_the_registry_get_a_thumbnail_made(tmp_path: Path) -> None:
-    from crawlers.pipelines.images import ImageHashPipeline, _registry_hashes, decode_and_hash
+    from crawlers.pipelines.images import ImageHashPipeline, decode_and_hash
     from pipeline.matching import RegistryIndex
     from pipeline.registry import RegistryArrays, SqliteRegistry, entry_for_image
 
     enrolled, other = to_bytes(portrait(5), "JPEG"), to_bytes(portrait(6), "JPEG")
     registry = SqliteRegistry(tmp_path / "registry.sqlite3")
     registry.add([entry_for_image("acme-bank", "selfie-5", enrolled)])
+    arrays = registry.arrays()
     registry.close()
-    hashes = _registry_hashes(str(tmp_path / "registry.sqlite3"))
+    hashes = (arrays.phash, arrays.dhash)
     # In a worker process, which gets the registry's hashes when it starts:
     pipeline = ImageHashPipeline(
         None, max_bytes=10_000_000, max_pixels=10_000_000, workers=1, thumbnail_size=160, registry_hashes=hashes
@@ -400,3 +401,21 @@ def test_only_images_that_match_the_registry_get_a_thumbnail_made(tmp_path: Path
     index = RegistryIndex(RegistryArrays.hashes_only(*hashes))
     assert decode_and_hash(enrolled, registry=index, **limits)[1] is not None
     assert decode_and_hash(other, registry=index, **limits)[1] is None
+
+
+def test_a_crawl_matches_and_thumbnails_against_one_registry_snapshot(tmp_path: Path) -> None:
+    from crawlers.registry import registry_arrays
+    from pipeline.registry import SqliteRegistry, entry_for_image
+
+    class Crawl:  # stands for the Crawler: the snapshot lives as long as it does
+        pass
+
+    path = str(tmp_path / "registry.sqlite3")
+    registry = SqliteRegistry(path)
+    registry.add([entry_for_image("acme-bank", "selfie-5", to_bytes(portrait(5), "JPEG"))])
+    crawl = Crawl()
+    first = registry_arrays(crawl, path)
+    registry.add([entry_for_image("acme-bank", "selfie-6", to_bytes(portrait(6), "JPEG"))])  # enrolled mid-crawl
+    registry.close()
+    assert registry_arrays(crawl, path) is first and len(first) == 1  # every component sees the same entries
+    assert len(registry_arrays(Crawl(), path)) == 2  # the next crawl sees the new one

@@ -29,6 +29,7 @@ from twisted.internet.threads import deferToThread
 
 from crawlers.fetch import fetch_image
 from crawlers.items import ListingItem
+from crawlers.registry import registry_arrays
 from crawlers.state import CrawlState
 from pipeline.hashing import hash_decoded
 from pipeline.images import (
@@ -42,7 +43,7 @@ from pipeline.images import (
 )
 from pipeline.matching import RegistryIndex
 from pipeline.models import ImageHashes
-from pipeline.registry import RegistryArrays, SqliteRegistry
+from pipeline.registry import RegistryArrays
 
 log = logging.getLogger(__name__)
 
@@ -98,17 +99,6 @@ def _thumbnail_size(settings: Any) -> int:
     return settings.getint("BIOLEAK_THUMBNAIL_SIZE", THUMBNAIL_SIZE) if wanted and settings.get("BIOLEAK_STORE") else 0
 
 
-def _registry_hashes(path: str) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
-    """Read separately from MatchPipeline's copy: if an entry is enrolled in between, an image
-    matching only it gets no thumbnail here, and ThumbnailPipeline downloads it once more."""
-    registry = SqliteRegistry(path)
-    try:
-        arrays = registry.arrays()
-    finally:
-        registry.close()
-    return arrays.phash, arrays.dhash
-
-
 class ImageHashPipeline:
     def __init__(
         self,
@@ -147,6 +137,11 @@ class ImageHashPipeline:
     def from_crawler(cls, crawler: Any) -> ImageHashPipeline:
         if not crawler.settings.getbool("BIOLEAK_IMAGES_ENABLED", True):
             raise NotConfigured("BIOLEAK_IMAGES_ENABLED is off")
+        size = _thumbnail_size(crawler.settings)
+        registry_hashes = None
+        if size:  # which images get a thumbnail: those matching the crawl's registry snapshot
+            arrays = registry_arrays(crawler, crawler.settings["BIOLEAK_REGISTRY"])
+            registry_hashes = (arrays.phash, arrays.dhash)
         return cls(
             crawler,
             max_bytes=crawler.settings.getint("BIOLEAK_IMAGE_MAX_BYTES", DEFAULT_MAX_BYTES),
@@ -154,8 +149,8 @@ class ImageHashPipeline:
             face_detection=crawler.settings.get("BIOLEAK_FACE_DETECTION", "auto"),
             state_path=crawler.settings.get("BIOLEAK_STATE") or None,
             workers=hash_workers(crawler.settings.get("BIOLEAK_HASH_WORKERS", "auto")),
-            thumbnail_size=(size := _thumbnail_size(crawler.settings)),
-            registry_hashes=_registry_hashes(crawler.settings["BIOLEAK_REGISTRY"]) if size else None,
+            thumbnail_size=size,
+            registry_hashes=registry_hashes,
             images_in_flight=crawler.settings.getint("BIOLEAK_IMAGES_IN_FLIGHT", IMAGES_IN_FLIGHT),
         )
 

@@ -7,9 +7,10 @@ from typing import Any
 from scrapy.exceptions import NotConfigured
 
 from crawlers.items import ListingItem
+from crawlers.registry import registry_arrays
 from pipeline.matching import RegistryIndex
 from pipeline.models import Hit
-from pipeline.registry import SqliteRegistry
+from pipeline.registry import RegistryArrays
 
 log = logging.getLogger(__name__)
 
@@ -17,21 +18,18 @@ log = logging.getLogger(__name__)
 class MatchPipeline:
     """Match every hashed image against the protected registry, loaded once per crawl."""
 
-    def __init__(self, crawler: Any, *, registry_path: str) -> None:
+    def __init__(self, crawler: Any, arrays: RegistryArrays) -> None:
         self.crawler = crawler
-        registry = SqliteRegistry(registry_path)
-        try:
-            self.index = RegistryIndex(registry.arrays())
-        finally:
-            registry.close()
-        log.info("registry loaded: %d entries from %s", len(self.index), registry_path)
+        self.index = RegistryIndex(arrays)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> MatchPipeline:
         path = crawler.settings.get("BIOLEAK_REGISTRY")
         if not path:
             raise NotConfigured("BIOLEAK_REGISTRY is not set")
-        return cls(crawler, registry_path=path)
+        arrays = registry_arrays(crawler, path)
+        log.info("registry loaded: %d entries from %s", len(arrays), path)
+        return cls(crawler, arrays)
 
     def process_item(self, item: ListingItem) -> ListingItem:
         hits: dict[str, Hit] = {}  # by deterministic id: the same bytes under two URLs are one finding
