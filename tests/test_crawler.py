@@ -401,6 +401,8 @@ def test_only_images_that_match_the_registry_get_a_thumbnail_made(tmp_path: Path
     index = RegistryIndex(RegistryArrays.hashes_only(*hashes))
     assert decode_and_hash(enrolled, registry=index, **limits)[1] is not None
     assert decode_and_hash(other, registry=index, **limits)[1] is None
+    empty = RegistryIndex(RegistryArrays.hashes_only(hashes[0][:0], hashes[1][:0]))
+    assert decode_and_hash(enrolled, registry=empty, **limits)[1] is None  # an empty registry matches nothing
 
 
 def test_a_crawl_matches_and_thumbnails_against_one_registry_snapshot(tmp_path: Path) -> None:

@@ -86,7 +86,8 @@ def decode_and_hash(
     if thumbnail:
         decoded, colour = decode_with_colour(body, max_bytes=max_bytes, max_pixels=max_pixels)
         hashes = hash_decoded(decoded, faces=faces)
-        registry = registry or _registry
+        if registry is None:  # not `or`: an empty registry is falsy, and matches nothing
+            registry = _registry
         matched = registry is None or bool(registry.match(hashes))
         return hashes, thumbnail_of(colour, thumbnail) if matched else None
     decoded = decode_image(body, max_bytes=max_bytes, max_pixels=max_pixels)
@@ -126,8 +127,11 @@ class ImageHashPipeline:
         self.thumbnail_size = thumbnail_size  # 0: no thumbnails (ThumbnailPipeline is off)
         # (pHash, dHash) of every registry entry: thumbnails only of images that match (None: of all)
         self.registry_hashes = registry_hashes
+        # For hashing in threads (0 workers); worker processes build their own in init_worker.
         self._registry = (
-            None if registry_hashes is None else RegistryIndex(RegistryArrays.hashes_only(*registry_hashes))
+            RegistryIndex(RegistryArrays.hashes_only(*registry_hashes))
+            if registry_hashes is not None and not workers
+            else None
         )
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
