@@ -41,6 +41,15 @@ def to_listing(item: ListingItem) -> Listing:
     )
 
 
+def open_crawl_store(settings: Any, purpose: str) -> Store:
+    """The store the crawl writes to (BIOLEAK_STORE: a SQLite file or an ES URL); without one,
+    the asking component is not configured, and `purpose` says what it would have done."""
+    url = settings.get("BIOLEAK_STORE")
+    if not url:
+        raise NotConfigured(f"BIOLEAK_STORE is not set{purpose}")
+    return open_store(url, es_prefix=settings.get("BIOLEAK_ES_PREFIX", "bioleak"))
+
+
 # Listings are written in batches: one transaction (SQLite) or bulk request (Elasticsearch) per
 # kind per batch instead of per listing. A listing waits at most BATCH_WAIT seconds for others.
 BATCH_SIZE = 64
@@ -69,12 +78,9 @@ class StorePipeline:
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:
         settings = crawler.settings
-        url = settings.get("BIOLEAK_STORE")
-        if not url:
-            raise NotConfigured("BIOLEAK_STORE is not set")
         return cls(
             crawler,
-            open_store(url, es_prefix=settings.get("BIOLEAK_ES_PREFIX", "bioleak")),
+            open_crawl_store(settings, ""),
             batch_size=settings.getint("BIOLEAK_STORE_BATCH_SIZE", BATCH_SIZE),
             batch_wait=settings.getfloat("BIOLEAK_STORE_BATCH_WAIT", BATCH_WAIT),
         )

@@ -21,7 +21,7 @@ from twisted.internet.threads import deferToThread
 
 from crawlers.fetch import fetch_image
 from crawlers.items import ListingItem
-from indexer.open import open_store
+from crawlers.pipelines.store import open_crawl_store
 from indexer.store import Store
 from pipeline.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, THUMBNAIL_SIZE, ImageRejected, make_thumbnail
 
@@ -44,12 +44,9 @@ class ThumbnailPipeline:
         settings = crawler.settings
         if not settings.getbool("BIOLEAK_THUMBNAILS", True):
             raise NotConfigured("BIOLEAK_THUMBNAILS is off")
-        url = settings.get("BIOLEAK_STORE")
-        if not url:
-            raise NotConfigured("BIOLEAK_STORE is not set: nowhere to keep thumbnails")
         return cls(
             crawler,
-            open_store(url, es_prefix=settings.get("BIOLEAK_ES_PREFIX", "bioleak")),
+            open_crawl_store(settings, ": nowhere to keep thumbnails"),
             max_bytes=settings.getint("BIOLEAK_IMAGE_MAX_BYTES", DEFAULT_MAX_BYTES),
             max_pixels=settings.getint("BIOLEAK_IMAGE_MAX_PIXELS", DEFAULT_MAX_PIXELS),
             size=settings.getint("BIOLEAK_THUMBNAIL_SIZE", THUMBNAIL_SIZE),
