@@ -112,24 +112,13 @@ def decode_image(
     return _load(data, max_bytes=max_bytes, max_pixels=max_pixels, draft=("L", DRAFT_TARGET))
 
 
-def _thumbnail(img: Image.Image, size: int) -> bytes:
-    if size < 16:
-        raise ValueError(f"thumbnail size must be at least 16 pixels, got {size}")
-    img = img.copy()
-    # Bilinear: the input is already a reduced decode, at most ~2x the size (half LANCZOS's cost).
-    img.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    out = io.BytesIO()
-    img.save(out, "JPEG", quality=THUMBNAIL_QUALITY)  # no EXIF, GPS or comments carried over
-    return out.getvalue()
-
-
 def make_thumbnail(
     data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS, size: int = THUMBNAIL_SIZE
 ) -> bytes:
     """A small JPEG of an image, for an analyst or an organisation to see what matched, under
     the same limits as decoding for hashes. Metadata (EXIF, GPS, comments) is not carried over."""
     decoded = _load(data, max_bytes=max_bytes, max_pixels=max_pixels, draft=("RGB", (size, size)))
-    return _thumbnail(decoded.image, size)
+    return thumbnail_of(decoded.image, size)
 
 
 def decode_with_colour(
@@ -149,14 +138,13 @@ def decode_with_colour(
     return decoded, colour
 
 
-def thumbnail_of(colour: Image.Image, size: int = THUMBNAIL_SIZE) -> bytes:
-    """The thumbnail JPEG of an image from `decode_with_colour` (~0.6 ms)."""
-    return _thumbnail(colour, size)
-
-
-def decode_with_thumbnail(
-    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS, size: int = THUMBNAIL_SIZE
-) -> tuple[DecodedImage, bytes]:
-    """`decode_image` and `make_thumbnail` from one decode."""
-    decoded, colour = decode_with_colour(data, max_bytes=max_bytes, max_pixels=max_pixels)
-    return decoded, thumbnail_of(colour, size)
+def thumbnail_of(img: Image.Image, size: int = THUMBNAIL_SIZE) -> bytes:
+    """The thumbnail JPEG of a decoded image, e.g. the colour one of `decode_with_colour` (~0.6 ms)."""
+    if size < 16:
+        raise ValueError(f"thumbnail size must be at least 16 pixels, got {size}")
+    img = img.copy()
+    # Bilinear: the input is already a reduced decode, at most ~2x the size (half LANCZOS's cost).
+    img.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=THUMBNAIL_QUALITY)  # no EXIF, GPS or comments carried over
+    return out.getvalue()

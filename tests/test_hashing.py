@@ -10,7 +10,7 @@ from PIL import Image
 
 from bioleak.demo.images import TRANSFORMS, leaked_copy, portrait, to_bytes
 from pipeline.hashing import hamming, hash_bytes, hash_decoded
-from pipeline.images import ImageRejected, decode_image, decode_with_thumbnail, make_thumbnail
+from pipeline.images import ImageRejected, decode_image, decode_with_colour, make_thumbnail, thumbnail_of
 
 
 def test_hamming_on_literal_hex() -> None:
@@ -97,7 +97,8 @@ def test_a_thumbnail_from_the_same_decode_leaves_the_hashes_exactly_as_they_were
         img.save(buf, "JPEG", exif=exif.tobytes())
     data = buf.getvalue()
     alone = decode_image(data)
-    shared, jpeg = decode_with_thumbnail(data)
+    shared, colour = decode_with_colour(data)
+    jpeg = thumbnail_of(colour)
     assert np.array_equal(np.asarray(alone.image), np.asarray(shared.image))
     assert hash_decoded(alone, faces=True) == hash_decoded(shared, faces=True)
     thumbnail = Image.open(io.BytesIO(jpeg))
