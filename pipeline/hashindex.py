@@ -53,11 +53,14 @@ def _sorted_hits(q: npt.NDArray[np.int64], e: npt.NDArray[np.int64], d: npt.NDAr
     return RadiusHits(q[order], e[order], d[order])
 
 
-def scan(hashes: U64, queries: U64, radius: int) -> RadiusHits:
-    """Every query against every hash in one vectorised pass: exact, for small inputs."""
+def _scan(
+    hashes: U64, queries: U64, radius: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Every query against every hash in one vectorised pass: exact, for small inputs. Unsorted
+    (query, entry, distance) columns."""
     dist = np.bitwise_count(queries[:, None] ^ hashes[None, :])
     q, e = np.nonzero(dist <= radius)
-    return _sorted_hits(q.astype(np.int64), e.astype(np.int64), dist[q, e].astype(np.int64))
+    return q.astype(np.int64), e.astype(np.int64), dist[q, e].astype(np.int64)
 
 
 def brute_force(hashes: U64, queries: U64, radius: int) -> RadiusHits:
@@ -144,8 +147,8 @@ class MultiIndexHash:
         if radius < 0 or radius > 64:
             raise ValueError(f"radius must be 0..64, got {radius}")
         if len(queries) * len(self.hashes) <= self.scan_pairs:
-            found = scan(self.hashes, queries, radius)
-            return _sorted_hits(found.query_index, self.perm[found.entry_index].astype(np.int64), found.distance)
+            q, pos, dist = _scan(self.hashes, queries, radius)
+            return _sorted_hits(q, self.perm[pos].astype(np.int64), dist)  # sorted once, by caller's index
         self.build_tables()
         probes_per_query = sum(len(_flip_masks(b, radius // 3)) for b in SPLIT)
         chunk = max(1, _MAX_PROBES_PER_CHUNK // probes_per_query)
