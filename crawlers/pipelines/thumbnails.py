@@ -1,12 +1,13 @@
 """ThumbnailPipeline: keep a small JPEG of each image that matched the registry, as evidence.
 
-The hashing worker makes a small JPEG of every image it decodes (from the same decode, ~0.5 ms);
-this pipeline keeps those of images that matched and drops the rest with the item. An image
-hashed by an earlier crawl (known by URL) has none: if it matches now, against a newly enrolled
-entry, it is downloaded again here, through Scrapy's downloader, so every address rule, size
-cap and timeout of the crawl applies (fetching at alert time would bypass them), and the bytes
-must be the ones that were hashed (same sha256). An image whose thumbnail the store already has
-is not fetched again. BIOLEAK_THUMBNAILS = False keeps none at all.
+The hashing worker makes a small JPEG, from the same decode (~0.6 ms), of each image it decodes
+that matches the crawl's registry snapshot; this pipeline keeps those of images that matched and
+drops anything else with the item. An image hashed by an earlier crawl (known by URL) has none:
+if it matches now, against a newly enrolled entry, it is downloaded again here, through Scrapy's
+downloader, so every address rule, size cap and timeout of the crawl applies (fetching at alert
+time would bypass them), and the bytes must be the ones that were hashed (same sha256). An image
+whose thumbnail the store already has is not fetched again. BIOLEAK_THUMBNAILS = False keeps none
+at all.
 """
 
 from __future__ import annotations
