@@ -421,3 +421,10 @@ def test_a_crawl_matches_and_thumbnails_against_one_registry_snapshot(tmp_path: 
     registry.close()
     assert registry_arrays(crawl, path) is first and len(first) == 1  # every component sees the same entries
     assert len(registry_arrays(Crawl(), path)) == 2  # the next crawl sees the new one
+
+
+def test_images_in_flight_must_allow_one() -> None:
+    from crawlers.pipelines.images import ImageHashPipeline
+
+    with pytest.raises(ValueError, match="BIOLEAK_IMAGES_IN_FLIGHT must be at least 1, got 0"):
+        ImageHashPipeline(None, max_bytes=1, max_pixels=1, images_in_flight=0)

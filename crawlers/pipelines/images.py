@@ -114,6 +114,8 @@ class ImageHashPipeline:
         registry_hashes: tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]] | None = None,
         images_in_flight: int = IMAGES_IN_FLIGHT,
     ) -> None:
+        if images_in_flight < 1:
+            raise ValueError(f"BIOLEAK_IMAGES_IN_FLIGHT must be at least 1, got {images_in_flight}")
         if face_detection not in ("auto", "always", "never"):
             raise ValueError(f"BIOLEAK_FACE_DETECTION must be auto, always or never, got {face_detection!r}")
         self.crawler = crawler
