@@ -36,17 +36,29 @@ class StatsExport:
 
 
 class RootLogLevel:
-    """Scrapy filters by LOG_LEVEL in its handler but leaves the root logger at NOTSET, so every
-    DEBUG line ("Crawled (200)", "Scraped from") is still formatted into a record per response
-    and item, then thrown away: ~2% of the reactor's time in the crawl benchmark. Setting the
-    root logger's level drops them before they are built."""
+    """Scrapy filters by LOG_LEVEL only in its root handler: its own "scrapy" logger is set to
+    DEBUG and the root logger is left at NOTSET, so every DEBUG line ("Crawled (200)" per
+    response, "Scraped from" per item) is still built into a record, then thrown away. Setting
+    both loggers to LOG_LEVEL drops those lines before they are built; nothing that the handler
+    would have written is lost.
+
+    Applied when the engine starts: `Crawler.crawl` reinstalls Scrapy's root handler, and with
+    it resets the root level to NOTSET, after the extensions exist."""
+
+    LOGGERS = ("", "scrapy")  # "": the root logger, which every other logger here inherits from
 
     def __init__(self, level: str | int) -> None:
-        logging.root.setLevel(level)
+        self.level = level
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> RootLogLevel:
-        return cls(crawler.settings.get("LOG_LEVEL"))
+        ext = cls(crawler.settings.get("LOG_LEVEL"))
+        crawler.signals.connect(ext.apply, signal=signals.engine_started)
+        return ext
+
+    def apply(self) -> None:
+        for name in self.LOGGERS:
+            logging.getLogger(name).setLevel(self.level)
 
 
 class CollectorTuning:
