@@ -48,6 +48,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
     "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
 }
+DOWNLOADER = "crawlers.downloader.PoliteDownloader"  # holds each site to the source's concurrency
 ITEM_PIPELINES = {
     "crawlers.pipelines.incremental.SkipUnchangedPipeline": 50,
     "crawlers.pipelines.classify.ClassifyPipeline": 100,

@@ -428,3 +428,25 @@ def test_images_in_flight_must_allow_one() -> None:
 
     with pytest.raises(ValueError, match="BIOLEAK_IMAGES_IN_FLIGHT must be at least 1, got 0"):
         ImageHashPipeline(None, max_bytes=1, max_pixels=1, images_in_flight=0)
+
+
+def test_a_site_gets_no_more_connections_than_the_source_allows(tmp_path: Path) -> None:
+    """60 listings with two images each, from a source with `concurrency: 4`: the site sees 4
+    connections, reused for all 182 requests. Under the asyncio reactor Scrapy's downloader
+    let every queued request out at once (34 in flight here) and opened well over 100."""
+    photo = to_bytes(portrait(3), "JPEG", quality=85)
+    links = "".join(f"<a class='item' href='/l/{n}'>{n}</a>" for n in range(60))
+    pages = {"/": Page(f"<html><body>{links}</body></html>".encode())}
+    for n in range(60):
+        imgs = f"<img src='/img/{n}-a.jpg'><img src='/img/{n}-b.jpg'>"
+        pages[f"/l/{n}"] = Page(f"<html><body><h1>face pack {n}</h1>{imgs}</body></html>".encode())
+        pages[f"/img/{n}-a.jpg"] = pages[f"/img/{n}-b.jpg"] = Page(photo, "image/jpeg")
+    with FixtureSite(pages) as site:
+        source = Source("polite", (site.url + "/",), allowed_domains=("127.0.0.1",),
+                        allow_networks=("127.0.0.1/32",), selectors=SELECTORS, concurrency=4, delay=0)  # fmt: skip
+        result = crawl(make_config(tmp_path, source), "polite", timeout=120)
+        requests, connections = len(site.access_log), site.connections
+    assert result.ok, result.log_file.read_text()
+    assert requests == 2 + 60 * 3  # robots.txt, the index, the listings and their images
+    # HTTP/1.1 without pipelining: one request per connection at a time, so at most 4 at once
+    assert connections <= 4

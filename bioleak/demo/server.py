@@ -13,6 +13,11 @@ class _Server(ThreadingHTTPServer):
     # The default listen backlog of 5 drops SYNs under a crawler's 16-32 parallel connections,
     # and every dropped SYN costs the client a one-second retransmit.
     request_queue_size = 128
+    connections = 0  # accepted so far: tests assert that a crawl reuses its connections
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.connections += 1  # the serving thread alone accepts, so no lock is needed
+        super().process_request(request, client_address)
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,7 @@ class FixtureSite:
     # As an HTTP proxy, requests carry absolute URLs: they are logged in full and served by path.
     proxy: bool = False
     _stopping: threading.Event = field(default_factory=threading.Event)
-    _server: ThreadingHTTPServer | None = None
+    _server: _Server | None = None
     _thread: threading.Thread | None = None
 
     @property
@@ -42,6 +47,12 @@ class FixtureSite:
         assert self._server is not None, "site not started"
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted so far."""
+        assert self._server is not None, "site not started"
+        return self._server.connections
 
     def start(self) -> FixtureSite:
         site = self
