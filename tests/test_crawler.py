@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -375,7 +378,8 @@ def test_a_crashed_hashing_worker_costs_one_image_not_the_crawl() -> None:
 
 
 def test_only_images_that_match_the_registry_get_a_thumbnail_made(tmp_path: Path) -> None:
-    from crawlers.pipelines.images import ImageHashPipeline, decode_and_hash
+    from crawlers.hashworker import decode_and_hash
+    from crawlers.pipelines.images import ImageHashPipeline
     from pipeline.matching import RegistryIndex
     from pipeline.registry import RegistryArrays, SqliteRegistry, entry_for_image
 
@@ -450,3 +454,13 @@ def test_a_site_gets_no_more_connections_than_the_source_allows(tmp_path: Path) 
     assert requests == 2 + 60 * 3  # robots.txt, the index, the listings and their images
     # HTTP/1.1 without pipelining: one request per connection at a time, so at most 4 at once
     assert connections <= 4
+
+
+def test_a_hashing_worker_imports_neither_scrapy_nor_twisted() -> None:
+    """What a worker process unpickles its job from: Scrapy and Twisted would double its start."""
+    code = "import sys, crawlers.hashworker; print(sorted({'scrapy', 'twisted'} & set(sys.modules)))"
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(root)})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

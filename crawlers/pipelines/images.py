@@ -28,18 +28,15 @@ from twisted.internet.defer import DeferredSemaphore
 from twisted.internet.threads import deferToThread
 
 from crawlers.fetch import fetch_image
+from crawlers.hashworker import decode_and_hash, init_worker
 from crawlers.items import ListingItem
 from crawlers.registry import registry_arrays
 from crawlers.state import CrawlState
-from pipeline.hashing import hash_decoded
 from pipeline.images import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_PIXELS,
     THUMBNAIL_SIZE,
     ImageRejected,
-    decode_image,
-    decode_with_colour,
-    thumbnail_of,
 )
 from pipeline.matching import RegistryIndex
 from pipeline.models import ImageHashes
@@ -63,35 +60,6 @@ def hash_workers(setting: str | int) -> int:
     if workers < 0:
         raise ValueError(f"BIOLEAK_HASH_WORKERS must be 'auto' or >= 0, got {setting!r}")
     return workers
-
-
-# In a hashing worker process: the registry's hashes (set by `init_worker`), so that only an
-# image that matches something gets a thumbnail. ThumbnailPipeline keeps no other, and most
-# images match nothing: the thumbnail is a fifth of the work on an image without faces.
-_registry: RegistryIndex | None = None
-
-
-def init_worker(registry_hashes: tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]] | None) -> None:
-    global _registry  # one per worker process, set once at its start
-    _registry = None if registry_hashes is None else RegistryIndex(RegistryArrays.hashes_only(*registry_hashes))
-
-
-def decode_and_hash(
-    body: bytes, *, max_bytes: int, max_pixels: int, faces: bool, thumbnail: int = 0,
-    registry: RegistryIndex | None = None,
-) -> tuple[ImageHashes, bytes | None]:  # fmt: skip
-    """Hashes, and with `thumbnail` > 0 a JPEG that size from the same decode (~0.6 ms) if the
-    image matches `registry` (default: the worker's; without one, every image gets one): kept
-    downstream only if the image matches, and then without downloading it a second time."""
-    if thumbnail:
-        decoded, colour = decode_with_colour(body, max_bytes=max_bytes, max_pixels=max_pixels)
-        hashes = hash_decoded(decoded, faces=faces)
-        if registry is None:  # not `or`: an empty registry is falsy, and matches nothing
-            registry = _registry
-        matched = registry is None or bool(registry.match(hashes))
-        return hashes, thumbnail_of(colour, thumbnail) if matched else None
-    decoded = decode_image(body, max_bytes=max_bytes, max_pixels=max_pixels)
-    return hash_decoded(decoded, faces=faces), None
 
 
 def _thumbnail_size(settings: Any) -> int:
