@@ -464,3 +464,20 @@ def test_a_hashing_worker_imports_neither_scrapy_nor_twisted() -> None:
                           env={**os.environ, "PYTHONPATH": str(root)})  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="pipe sizes are set with a Linux fcntl")
+def test_the_pipes_to_hashing_workers_hold_several_photos() -> None:
+    import fcntl
+
+    from crawlers.pipelines.images import WORKER_PIPE_BYTES, ImageHashPipeline
+
+    pipeline = ImageHashPipeline(None, max_bytes=10_000_000, max_pixels=10_000_000, workers=1)
+    try:
+        pool = pipeline._worker_pool()
+        jobs = pool._call_queue._writer  # type: ignore[attr-defined]
+        assert fcntl.fcntl(jobs.fileno(), fcntl.F_GETPIPE_SZ) >= WORKER_PIPE_BYTES  # the default is 64 KiB
+        hashes, _ = asyncio.run(pipeline._hash(to_bytes(portrait(4), "JPEG"), False))
+        assert hashes.regions  # and the pool still hashes
+    finally:
+        pipeline.close_spider()
