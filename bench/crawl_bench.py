@@ -4,9 +4,11 @@
 
 A generated market on 127.0.0.1 (served by a separate process, so the site does not compete
 with the crawler for the GIL): index pages of 50 listing links each, listing pages with two
-800x800 JPEG photos (~100 KB), every image distinct bytes so no cache can skip a decode. 40%
-of listings are face-data sales (face detection runs on those, as in production: "auto").
-The registry holds 1,000 protected photos, so matching runs for real.
+800x800 JPEG photos (~100 KB), every image distinct bytes so no cache can skip a decode. 60%
+of listings are face-data sales (face photo packs, and "selfie with ID" KYC packs), and face
+detection runs on their images, as in production ("auto"): it is the largest single cost.
+The registry holds 1,000 protected photos, so matching runs for real; it matches half the
+images, far more than a real crawl would, so every second image also gets a thumbnail.
 
 Prints listings/s and the crawl process's peak memory, for the full pipeline and, as a
 same-run baseline, for the same crawl with image hashing switched off. Goal (issue 4):
