@@ -264,3 +264,14 @@ class SqliteRegistry:
         return RegistryArrays.from_rows(
             self._db.execute("SELECT id, org, ref, variant, phash, dhash FROM registry ORDER BY id")
         )
+
+    def snapshot(self) -> tuple[int, RegistryArrays]:
+        """The version and the entries it counts, read in one transaction: an enrolment landing
+        between two separate reads would pair a version with entries that are not its own."""
+        if self._db.in_transaction:
+            raise RuntimeError("snapshot() inside an open transaction would not be one read")
+        self._db.execute("BEGIN")  # a read transaction: WAL keeps its view fixed until COMMIT
+        try:
+            return self.version(), self.arrays()
+        finally:
+            self._db.execute("COMMIT")

@@ -427,6 +427,34 @@ def test_a_crawl_matches_and_thumbnails_against_one_registry_snapshot(tmp_path: 
     assert len(registry_arrays(Crawl(), path)) == 2  # the next crawl sees the new one
 
 
+def test_listings_are_marked_processed_against_the_registry_version_they_were_matched_with(tmp_path: Path) -> None:
+    from crawlers.pipelines.incremental import MarkProcessedPipeline, SkipUnchangedPipeline
+    from crawlers.registry import registry_arrays
+
+    class Crawl:
+        pass
+
+    path = str(tmp_path / "registry.sqlite3")
+    registry = SqliteRegistry(path)
+    registry.add([entry_for_image("acme-bank", "selfie-5", to_bytes(portrait(5), "JPEG"))])
+    matched_against = registry.version()
+    crawl = Crawl()
+    assert len(registry_arrays(crawl, path)) == 1  # MatchPipeline's entries
+    registry.add([entry_for_image("acme-bank", "selfie-6", to_bytes(portrait(6), "JPEG"))])  # enrolled mid-crawl
+    assert registry.snapshot()[0] == matched_against + 1 and len(registry.snapshot()[1]) == 2
+    registry.close()
+    state = str(tmp_path / "state.sqlite3")
+    for cls in (SkipUnchangedPipeline, MarkProcessedPipeline):
+        pipeline = cls(crawl, state_path=state, registry_path=path)
+        # not the version after the enrolment: that one counts an entry this crawl never matched
+        assert pipeline.registry_version == str(matched_against)
+        pipeline.close_spider()
+    later = MarkProcessedPipeline(Crawl(), state_path=state, registry_path=path)
+    assert later.registry_version == str(matched_against + 1)  # so the next crawl re-matches every listing
+    later.close_spider()
+    assert MarkProcessedPipeline(Crawl(), state_path=state, registry_path=None).registry_version == "none"
+
+
 def test_images_in_flight_must_allow_one() -> None:
     from crawlers.pipelines.images import ImageHashPipeline
 

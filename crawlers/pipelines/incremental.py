@@ -10,28 +10,27 @@ from typing import Any
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawlers.items import ListingItem
+from crawlers.registry import registry_snapshot
 from crawlers.state import CrawlState
-from pipeline.registry import SqliteRegistry
 
 log = logging.getLogger(__name__)
 
 
-def registry_version(path: str | None) -> str:
+def registry_version(crawler: Any, path: str | None) -> str:
+    """The version of the registry snapshot this crawl matches against ("none" without one)."""
     if not path or not Path(path).exists():
         return "none"
-    registry = SqliteRegistry(path)
-    try:
-        return str(registry.version())
-    finally:
-        registry.close()
+    return str(registry_snapshot(crawler, path).version)
 
 
 class _StatePipeline:
     def __init__(self, crawler: Any, *, state_path: str, registry_path: str | None) -> None:
         self.crawler = crawler
         self.state = CrawlState(state_path)
-        # Read once per crawl: the registry a crawl matches against is the one loaded at its start.
-        self.registry_version = registry_version(registry_path)
+        # The version of the very entries MatchPipeline matches against (one snapshot per crawl):
+        # read apart from them, an enrolment in between would mark listings as matched against
+        # entries they never met, and the next crawl would skip them.
+        self.registry_version = registry_version(crawler, registry_path)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> Any:
