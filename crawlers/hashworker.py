@@ -23,9 +23,15 @@ from pipeline.registry import RegistryArrays
 _registry: RegistryIndex | None = None
 
 
+def match_index(registry_hashes: tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]] | None) -> RegistryIndex | None:
+    """An index that answers whether an image matches the registry's (pHash, dHash) arrays
+    (None without them: then every image gets a thumbnail)."""
+    return None if registry_hashes is None else RegistryIndex(RegistryArrays.hashes_only(*registry_hashes))
+
+
 def init_worker(registry_hashes: tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]] | None) -> None:
     global _registry  # one per worker process, set once at its start
-    _registry = None if registry_hashes is None else RegistryIndex(RegistryArrays.hashes_only(*registry_hashes))
+    _registry = match_index(registry_hashes)
 
 
 def decode_and_hash(

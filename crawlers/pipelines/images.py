@@ -29,7 +29,7 @@ from twisted.internet.defer import DeferredSemaphore
 from twisted.internet.threads import deferToThread
 
 from crawlers.fetch import fetch_image
-from crawlers.hashworker import decode_and_hash, init_worker
+from crawlers.hashworker import decode_and_hash, init_worker, match_index
 from crawlers.items import ListingItem
 from crawlers.registry import registry_arrays
 from crawlers.state import CrawlState
@@ -39,9 +39,7 @@ from pipeline.images import (
     THUMBNAIL_SIZE,
     ImageRejected,
 )
-from pipeline.matching import RegistryIndex
 from pipeline.models import ImageHashes
-from pipeline.registry import RegistryArrays
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +125,7 @@ class ImageHashPipeline:
         # (pHash, dHash) of every registry entry: thumbnails only of images that match (None: of all)
         self.registry_hashes = registry_hashes
         # For hashing in threads (0 workers); worker processes build their own in init_worker.
-        self._registry = (
-            RegistryIndex(RegistryArrays.hashes_only(*registry_hashes))
-            if registry_hashes is not None and not workers
-            else None
-        )
+        self._registry = None if workers else match_index(registry_hashes)
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
         self._in_flight = DeferredSemaphore(images_in_flight)
