@@ -13,6 +13,7 @@ from alerts.render import message_id
 @dataclass(frozen=True)
 class SourceNotice:
     source: str
+    run: int  # the id of the run that triggered the notice
     kind: str  # failing | recovered
     failures: int  # consecutive failed runs (for a recovery: how many it took)
     last_status: str  # the status of the run that triggered the notice
@@ -38,8 +39,9 @@ def render_notice(notice: SourceNotice, *, to: str, sender: str, domain: str) ->
     msg["From"] = sender
     msg["To"] = to
     msg["Date"] = formatdate(usegmt=True)
-    # Stable per notice: a retried send carries the same id.
-    msg["Message-ID"] = message_id(f"operator/{notice.source}/{notice.kind}", [notice.at], domain)
+    # Stable per notice (a retried send carries the same id) and keyed by run, not time: two runs
+    # can finish within the same second, and the outbox must keep both notices.
+    msg["Message-ID"] = message_id(f"operator/{notice.source}/{notice.kind}", [str(notice.run), notice.at], domain)
     msg["X-Bioleak-Org"] = "operator"
     msg.set_content(body)  # plain text only: nothing scraped is in it, but the detail may quote a page
     return msg

@@ -131,7 +131,8 @@ def _notify(config: Config, run: Run, kind: str, failures: int) -> bool:
         log.error("source %s: %s after %d failed run(s); set operator_email to be told by email", run.source, kind,
                   failures)  # fmt: skip
         return True
-    notice = SourceNotice(run.source, kind, failures, run.status, run.detail, run.log_file, run.finished or now_iso())
+    at = run.finished or now_iso()
+    notice = SourceNotice(run.source, run.id, kind, failures, run.status, run.detail, run.log_file, at)
     message = render_notice(notice, to=config.operator_email, sender=config.sender, domain="bioleak.local")
     Outbox(config.outbox).save(message)
     send = smtp_send(config)

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import pytest
 
 from alerts.dispatcher import Dispatcher, Outbox
+from alerts.operator import SourceNotice, render_notice
 from alerts.render import AlertItem, payload, render
 from alerts.smtp import SmtpConfig, SmtpSender
 from alerts.webhook import signature
@@ -102,6 +103,19 @@ def test_message_id_is_stable_for_the_same_hits(tmp_path: Path) -> None:
     one = render(ACME, items, sender="a@b.example", domain="x.example")
     two = render(ACME, list(reversed(items)), sender="a@b.example", domain="x.example")
     assert one["Message-ID"] == two["Message-ID"]
+
+
+def test_operator_notices_of_runs_that_finish_in_the_same_second_are_both_kept(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox")
+    at = "2026-11-22T17:50:00+00:00"  # timestamps have one-second resolution
+    first, second = (SourceNotice("market", run, "failing", failures, "failed", "boom", "x.log", at)
+                     for run, failures in ((7, 1), (8, 2)))  # fmt: skip
+    paths = {
+        outbox.save(render_notice(n, to="ops@x.example", sender="b@x.example", domain="d")) for n in (first, second)
+    }
+    assert len(paths) == 2
+    resent = render_notice(first, to="ops@x.example", sender="b@x.example", domain="d")
+    assert outbox.save(resent) in paths  # a retry of the same notice is the same message
 
 
 def test_scraped_html_is_escaped_in_the_html_part(tmp_path: Path) -> None:
