@@ -1,5 +1,6 @@
 """StorePipeline writes listings in batches against the real SQLite store; a listing goes on
-down the chain only once its batch is written."""
+down the chain only once its batch is written. ThumbnailPipeline asks that store only about
+thumbnails it would otherwise download."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from scrapy.statscollectors import MemoryStatsCollector
 
 from crawlers.items import ListingItem
 from crawlers.pipelines.store import StorePipeline
+from crawlers.pipelines.thumbnails import ThumbnailPipeline
 from indexer.sqlite_store import SqliteStore
 from indexer.store import SearchQuery, WriteResult
 from pipeline.classify import Classification, Entities
@@ -35,6 +37,12 @@ class CountingStore(SqliteStore):
         super().__init__(path)
         self.listing_writes = 0
         self.refuse_hits = refuse_hits
+
+        self.thumbnail_queries: list[list[str]] = []
+
+    def get_thumbnails(self, image_sha256s: Sequence[str]) -> dict[str, bytes]:
+        self.thumbnail_queries.append(list(image_sha256s))
+        return super().get_thumbnails(image_sha256s)
 
     def upsert_listings(self, listings: Sequence[Listing]) -> WriteResult:
         self.listing_writes += 1
@@ -123,3 +131,20 @@ def test_close_writes_what_is_pending(tmp_path: Path) -> None:
 def test_invalid_batch_settings(tmp_path: Path, size: int, wait: float) -> None:
     with pytest.raises(ValueError, match="batches"):
         StorePipeline(_Crawler(), CountingStore(tmp_path / "s.sqlite3"), batch_size=size, batch_wait=wait)
+
+
+def test_thumbnails_the_worker_made_are_kept_without_asking_the_store(tmp_path: Path) -> None:
+    store = CountingStore(tmp_path / "s.sqlite3")
+    fresh, earlier = item_for(1, with_hit=True), item_for(2, with_hit=True)
+    fresh_sha, earlier_sha = fresh["hits"][0].image_sha256, earlier["hits"][0].image_sha256
+    fresh["image_thumbnails"] = {fresh_sha: b"fresh jpeg", "f" * 64: b"of an image that matched nothing"}
+    store.put_thumbnails({earlier_sha: b"kept by an earlier crawl"})
+    pipeline = ThumbnailPipeline(_Crawler(), store, max_bytes=1 << 20, max_pixels=1 << 20)
+    try:
+        done = [asyncio.run(pipeline.process_item(item)) for item in (fresh, earlier)]
+    finally:
+        store.close()
+    assert done[0]["thumbnails"] == {fresh_sha: b"fresh jpeg"} and "image_thumbnails" not in done[0]
+    assert done[1]["thumbnails"] == {}  # the store has it: neither downloaded nor written again
+    assert store.thumbnail_queries == [[earlier_sha]]  # one question, about the one it lacked
+    assert pipeline.crawler.stats.get_value("bioleak/thumbnails/kept") == 1

@@ -82,16 +82,22 @@ class ThumbnailPipeline:
         for hit in item.get("hits") or ():
             if hit.image_sha256 not in self._made:
                 wanted.setdefault(hit.image_sha256, hit.image_url)
-        if wanted:
-            kept = self.store.get_thumbnails(list(wanted))  # by an earlier crawl
+        # The worker's thumbnails are kept without asking the store first: writing one that an
+        # earlier crawl kept is idempotent (same bytes, same JPEG), and asking costs a store round
+        # trip on the reactor per listing with hits. Only a thumbnail that would cost a download
+        # is first looked for in the store.
+        thumbnails = {sha: made[sha] for sha in wanted if sha in made}
+        missing = {sha: url for sha, url in wanted.items() if sha not in made}
+        if missing:
+            kept = self.store.get_thumbnails(list(missing))  # by an earlier crawl
             self._made.update(kept)
-            wanted = {sha: url for sha, url in wanted.items() if sha not in kept}
-        thumbnails: dict[str, bytes] = {}
-        for sha256, url in wanted.items():  # downloads are rare (see above): one at a time is plenty
-            jpeg = made.get(sha256) or await self._thumbnail(url, sha256)
+            missing = {sha: url for sha, url in missing.items() if sha not in kept}
+        for sha256, url in missing.items():  # downloads are rare (see above): one at a time is plenty
+            jpeg = await self._thumbnail(url, sha256)
             if jpeg is not None:
-                self._made.add(sha256)
                 thumbnails[sha256] = jpeg
-                self.crawler.stats.inc_value("bioleak/thumbnails/kept")
+        self._made.update(thumbnails)
+        if thumbnails:
+            self.crawler.stats.inc_value("bioleak/thumbnails/kept", len(thumbnails))
         item["thumbnails"] = thumbnails
         return item
