@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from indexer.es_store import ElasticsearchStore
 from indexer.sqlite_store import SqliteStore
 from indexer.store import Store
 
 
 def open_store(url: str, *, es_prefix: str = "bioleak") -> Store:
     if url.startswith(("http://", "https://")):
+        # Imported only here: the Elasticsearch client (with aiohttp) takes ~0.3 s to import, which
+        # every crawl process and CLI command on the embedded default would otherwise pay.
+        from indexer.es_store import ElasticsearchStore
+
         return ElasticsearchStore(url, prefix=es_prefix)
     return SqliteStore(url.removeprefix("sqlite:///").removeprefix("sqlite://"))

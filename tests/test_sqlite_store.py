@@ -1,9 +1,13 @@
-"""Behaviour only the embedded store has: upgrading a store written by an older bioleak."""
+"""Behaviour only the embedded store has: upgrading a store written by an older bioleak, and
+starting without the Elasticsearch client."""
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 from indexer.codec import hit_to_doc, listing_to_doc
@@ -71,3 +75,18 @@ def test_a_schema_2_store_gains_the_thumbnails_table(tmp_path: Path) -> None:
         assert store.get_thumbnails(["d" * 64]) == {"d" * 64: b"jpeg"}
     finally:
         store.close()
+
+
+def test_the_embedded_store_does_not_import_the_elasticsearch_client(tmp_path: Path) -> None:
+    """Every crawl process and CLI command on the default store would pay its ~0.3 s import."""
+    code = (
+        "import sys, bioleak.cli, crawlers.pipelines.store, crawlers.pipelines.thumbnails\n"
+        "from indexer.open import open_store\n"
+        f"open_store({str(tmp_path / 'store.sqlite3')!r}).close()\n"
+        "print(sorted({'elasticsearch', 'elastic_transport', 'aiohttp'} & set(sys.modules)))"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(root)})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
