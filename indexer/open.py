@@ -8,7 +8,7 @@ from indexer.store import Store
 
 def open_store(url: str, *, es_prefix: str = "bioleak") -> Store:
     if url.startswith(("http://", "https://")):
-        # Imported only here: the Elasticsearch client (with aiohttp) takes ~0.3 s to import, which
+        # Imported only here: the Elasticsearch client (with aiohttp) takes ~0.2 s to import, which
         # every crawl process and CLI command on the embedded default would otherwise pay.
         from indexer.es_store import ElasticsearchStore
 
