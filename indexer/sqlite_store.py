@@ -132,7 +132,9 @@ class SqliteStore:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        # Usable from a thread other than its opener's (a crawl writes from a writer thread), one
+        # thread at a time: SQLite itself is built serialized (sqlite3.threadsafety == 3).
+        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         # Listing ids are hashes, so index inserts land on random pages: a cache that holds the

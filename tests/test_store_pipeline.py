@@ -5,6 +5,7 @@ thumbnails it would otherwise download."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,7 @@ def test_a_store_error_reaches_every_listing_of_the_batch(tmp_path: Path) -> Non
     assert [type(r).__name__ for r in results] == ["ProgrammingError", "ProgrammingError"]
 
 
-def test_close_writes_what_is_pending(tmp_path: Path) -> None:
+def test_flush_writes_what_is_pending(tmp_path: Path) -> None:
     store = CountingStore(tmp_path / "s.sqlite3")
     pipeline = StorePipeline(_Crawler(), store, batch_size=64, batch_wait=60.0)
 
@@ -125,6 +126,59 @@ def test_close_writes_what_is_pending(tmp_path: Path) -> None:
     asyncio.run(start_then_close())
     assert store.count(SearchQuery()) == 1
     store.close()
+
+
+def test_close_writes_a_batch_still_pending_and_closes_the_store(tmp_path: Path) -> None:
+    pipeline = StorePipeline(_Crawler(), CountingStore(tmp_path / "s.sqlite3"), batch_size=64, batch_wait=60.0)
+
+    async def start_then_close() -> ListingItem:
+        pending = asyncio.ensure_future(pipeline.process_item(item_for(1)))
+        await asyncio.sleep(0)  # let it join the batch (a scheduling step, not a timing wait)
+        pipeline.close_spider()
+        return await pending
+
+    assert asyncio.run(start_then_close())["listing_id"] == item_for(1)["listing_id"]
+    reopened = SqliteStore(tmp_path / "s.sqlite3")
+    assert reopened.count(SearchQuery()) == 1
+    reopened.close()
+
+
+class BlockingStore(CountingStore):
+    """Holds a listing write until released, noting the thread it ran on."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.writing, self.release = threading.Event(), threading.Event()
+        self.write_threads: list[threading.Thread] = []
+
+    def upsert_listings(self, listings: Sequence[Listing]) -> WriteResult:
+        self.write_threads.append(threading.current_thread())
+        self.writing.set()
+        self.release.wait(timeout=10)  # bounded: a write on the reactor's own thread must not hang the test
+        return super().upsert_listings(listings)
+
+
+def test_batches_are_written_off_the_reactor_which_goes_on_meanwhile(tmp_path: Path) -> None:
+    store = BlockingStore(tmp_path / "s.sqlite3")
+    pipeline = StorePipeline(_Crawler(), store, batch_size=1, batch_wait=5.0)
+
+    async def crawl() -> tuple[ListingItem, bool]:
+        loop = asyncio.get_running_loop()
+        first = asyncio.ensure_future(pipeline.process_item(item_for(1)))
+        assert await loop.run_in_executor(None, store.writing.wait, 10)  # its batch is being written
+        # The reactor is free meanwhile: another listing goes through, its batch queued behind.
+        second = asyncio.ensure_future(pipeline.process_item(item_for(2)))
+        await asyncio.sleep(0)
+        waiting = not first.done() and not second.done()
+        store.release.set()
+        await asyncio.gather(first, second)
+        return first.result(), waiting
+
+    item, waited = asyncio.run(crawl())
+    pipeline.close_spider()
+    assert waited and item["listing_id"] == item_for(1)["listing_id"]
+    assert threading.main_thread() not in store.write_threads and len(store.write_threads) == 2
+    assert pipeline.crawler.stats.get_value("bioleak/stored/listings") == 2
 
 
 @pytest.mark.parametrize(("size", "wait"), [(0, 0.05), (8, -1.0)])

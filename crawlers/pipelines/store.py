@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from scrapy.exceptions import DropItem, NotConfigured
@@ -60,7 +62,11 @@ class StorePipeline:
     """Write listings, the thumbnails of their matched images, then their hits, to the configured
     store (SQLite file or ES URL), in batches. A listing goes on down the chain (and is marked
     processed) only once its batch is written; if any write of a batch fails, every listing of
-    that batch is dropped, so the next crawl stores them again (writes are idempotent)."""
+    that batch is dropped, so the next crawl stores them again (writes are idempotent).
+
+    Batches are written by one thread of their own, in order: a bulk request to Elasticsearch
+    waits for the cluster to index it, and the reactor (downloads, parsing, feeding the hashing
+    workers) would wait with it. Only that thread uses the store until the crawl closes."""
 
     def __init__(
         self, crawler: Any, store: Store, *, batch_size: int = BATCH_SIZE, batch_wait: float = BATCH_WAIT
@@ -74,6 +80,7 @@ class StorePipeline:
         self._batch: list[ListingItem] = []
         self._stored: asyncio.Future[bool] | None = None  # the pending batch's outcome
         self._timer: asyncio.TimerHandle | None = None
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bioleak-store")
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:
@@ -98,24 +105,44 @@ class StorePipeline:
             raise DropItem(f"not stored: {item['url']}")
         return item
 
-    def flush(self) -> None:
-        """Write the pending batch now (on a timer, when full, and at close)."""
+    def _take_batch(self) -> tuple[list[ListingItem], asyncio.Future[bool] | None]:
         batch, stored = self._batch, self._stored
         self._batch, self._stored = [], None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        return batch, stored
+
+    def flush(self) -> None:
+        """Hand the pending batch to the writer thread (on a timer, and when full)."""
+        batch, stored = self._take_batch()
         if stored is None:
             return
-        try:
-            ok = self._write(batch)
-        except Exception as exc:  # every listing waiting on this batch sees the error
-            stored.set_exception(exc)
-        else:
-            stored.set_result(ok)
+        written = asyncio.wrap_future(self._writer.submit(self._write, batch), loop=stored.get_loop())
+        written.add_done_callback(partial(self._written, stored))
 
-    def _write(self, batch: list[ListingItem]) -> bool:
-        stats = self.crawler.stats
+    def _written(self, stored: asyncio.Future[bool], written: asyncio.Future[tuple[bool, dict[str, int]]]) -> None:
+        if written.cancelled():
+            stored.cancel()
+            return
+        error = written.exception()
+        self._settle(stored, written.result() if error is None else error)
+
+    def _settle(self, stored: asyncio.Future[bool], outcome: tuple[bool, dict[str, int]] | BaseException) -> None:
+        """On the reactor: every listing waiting on the batch learns how its write went."""
+        if stored.done():  # cancelled: the crawl is being torn down
+            return
+        if isinstance(outcome, BaseException):  # every listing waiting on this batch sees the error
+            stored.set_exception(outcome)
+            return
+        ok, counts = outcome
+        for key, count in counts.items():  # stats are kept on the reactor thread only
+            self.crawler.stats.inc_value(key, count)
+        stored.set_result(ok)
+
+    def _write(self, batch: list[ListingItem]) -> tuple[bool, dict[str, int]]:
+        """In the writer thread: (whether every write of the batch succeeded, stats to count)."""
+        counts: dict[str, int] = {}
         thumbnails: dict[str, bytes] = {}
         for item in batch:
             thumbnails.update(item.get("thumbnails") or {})
@@ -129,16 +156,23 @@ class StorePipeline:
         ):
             if result is None:
                 continue
-            stats.inc_value(f"bioleak/stored/{kind}", result.written)
+            counts[f"bioleak/stored/{kind}"] = result.written
             if result.failed:
                 ok = False
-                stats.inc_value(f"bioleak/store_failed/{kind}", result.failed)
+                counts[f"bioleak/store_failed/{kind}"] = result.failed
                 log.error("store rejected %d %s: %s", result.failed, kind, "; ".join(result.errors))
-        return ok
+        return ok, counts
 
     def close_spider(self) -> None:
         try:
-            self.flush()
+            self._writer.shutdown(wait=True)  # the batches already handed over are written
+            batch, stored = self._take_batch()
+            if stored is not None:  # normally none: the engine closes once every item is done
+                try:
+                    outcome: tuple[bool, dict[str, int]] | BaseException = self._write(batch)
+                except Exception as exc:
+                    outcome = exc
+                self._settle(stored, outcome)
             self.store.refresh()  # what a crawl found is searchable as soon as `bioleak crawl` returns
         finally:
             self.store.close()
