@@ -1,6 +1,12 @@
-"""Small builders for records in tests."""
+"""Small builders for records in tests, and a probe of what a fresh interpreter imports."""
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from pipeline.models import Category, Contact, Hit, Listing, Price, listing_id, sha256_hex
 
@@ -51,3 +57,14 @@ def make_hit(listing: Listing, org: str, ref: str, *, distance: int = 2) -> Hit:
         listing_id=listing.id,
         found_at="2026-11-01T00:00:00+00:00",
     )
+
+
+def modules_loaded_after(code: str, modules: set[str]) -> list[str]:
+    """Which of `modules` a fresh interpreter has loaded once it has run `code` (from the repo)."""
+    root = Path(__file__).resolve().parents[1]
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(set({sorted(modules)!r}) & set(sys.modules))))"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(root)})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    loaded: list[str] = json.loads(done.stdout)
+    return loaded

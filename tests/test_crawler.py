@@ -6,7 +6,6 @@ import asyncio
 import io
 import os
 import struct
-import subprocess
 import sys
 import zlib
 from pathlib import Path
@@ -23,6 +22,7 @@ from indexer.sqlite_store import SqliteStore
 from indexer.store import SearchQuery
 from pipeline.models import ImageHashes
 from pipeline.registry import SqliteRegistry, entry_for_image
+from tests.factories import modules_loaded_after
 
 SELECTORS = Selectors(
     listing_links="a.item::attr(href)",
@@ -352,7 +352,6 @@ def test_meta_refresh_and_redirects_are_checked_again(tmp_path: Path) -> None:
 
 
 def test_a_crashed_hashing_worker_costs_one_image_not_the_crawl() -> None:
-    import os
     import signal
 
     from crawlers.pipelines.images import ImageHashPipeline
@@ -486,12 +485,7 @@ def test_a_site_gets_no_more_connections_than_the_source_allows(tmp_path: Path) 
 
 def test_a_hashing_worker_imports_neither_scrapy_nor_twisted() -> None:
     """What a worker process unpickles its job from: Scrapy and Twisted would double its start."""
-    code = "import sys, crawlers.hashworker; print(sorted({'scrapy', 'twisted'} & set(sys.modules)))"
-    root = Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(root)})  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assert modules_loaded_after("import crawlers.hashworker", {"scrapy", "twisted"}) == []
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="pipe sizes are set with a Linux fcntl")
