@@ -68,3 +68,9 @@ def modules_loaded_after(code: str, modules: set[str]) -> list[str]:
     assert done.returncode == 0, done.stderr
     loaded: list[str] = json.loads(done.stdout)
     return loaded
+
+
+def crash(*_args: object, **_kwargs: object) -> None:
+    """A job that kills the worker process running it, as a decoder crashing on hostile bytes
+    would (in a worker process: it must be importable there, hence here)."""
+    os._exit(70)

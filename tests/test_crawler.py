@@ -20,7 +20,6 @@ from bioleak.demo.server import FixtureSite, Page
 from crawlers.sources import Selectors, Source, SourceError, dump_sources, load_sources
 from indexer.sqlite_store import SqliteStore
 from indexer.store import SearchQuery
-from pipeline.models import ImageHashes
 from pipeline.registry import SqliteRegistry, entry_for_image
 from tests.factories import modules_loaded_after
 
@@ -351,27 +350,34 @@ def test_meta_refresh_and_redirects_are_checked_again(tmp_path: Path) -> None:
     assert result.stats["bioleak/refused/private_address"] == 1
 
 
-def test_a_crashed_hashing_worker_costs_one_image_not_the_crawl() -> None:
+def test_a_crashed_hashing_worker_costs_one_image_not_the_crawl(monkeypatch: pytest.MonkeyPatch) -> None:
     import signal
 
-    from crawlers.pipelines.images import ImageHashPipeline
+    from crawlers.pipelines import images
     from pipeline.images import ImageRejected
+    from tests.factories import crash
 
-    pipeline = ImageHashPipeline(None, max_bytes=10_000_000, max_pixels=10_000_000, workers=1)
+    pipeline = images.ImageHashPipeline(None, max_bytes=10_000_000, max_pixels=10_000_000, workers=1)
     photo = to_bytes(portrait(3), "JPEG")
 
-    def hash_once() -> ImageHashes:
-        return asyncio.run(pipeline._hash(photo, False))
+    async def crawl() -> None:
+        first = await pipeline._hash(photo, False)
+        assert pipeline._pool is not None
+        for pid in pipeline._pool.pids():
+            os.kill(pid, signal.SIGKILL)  # a worker that dies between images costs nothing
+        assert await pipeline._hash(photo, False) == first  # a fresh worker took over
+        with monkeypatch.context() as patch:
+            patch.setattr(images, "decode_and_hash", crash)  # what a decoder crashing on hostile bytes does
+            culprit = asyncio.ensure_future(pipeline._hash(photo, False))
+            await asyncio.sleep(0)  # sent first: the worker runs it first
+        behind = [asyncio.ensure_future(pipeline._hash(photo, False)) for _ in range(3)]
+        with pytest.raises(ImageRejected) as info:
+            await culprit
+        assert info.value.reason == "worker_crashed"
+        assert await asyncio.gather(*behind) == [first] * 3  # queued behind it, hashed all the same
 
     try:
-        first = hash_once()
-        assert pipeline._pool is not None
-        for pid in list(pipeline._pool._processes):  # type: ignore[attr-defined]
-            os.kill(pid, signal.SIGKILL)  # what a segfaulting decoder looks like from here
-        with pytest.raises(ImageRejected) as info:
-            hash_once()
-        assert info.value.reason == "worker_crashed"
-        assert hash_once() == first  # a fresh worker takes over
+        asyncio.run(crawl())
     finally:
         pipeline.close_spider()
 
@@ -392,11 +398,15 @@ def test_only_images_that_match_the_registry_get_a_thumbnail_made(tmp_path: Path
     pipeline = ImageHashPipeline(
         None, max_bytes=10_000_000, max_pixels=10_000_000, workers=1, thumbnail_size=160, registry_hashes=hashes
     )
-    try:
-        _, thumbnail = asyncio.run(pipeline._hash(enrolled, False))
+
+    async def hash_both() -> None:
+        _, thumbnail = await pipeline._hash(enrolled, False)
         assert thumbnail is not None and thumbnail.startswith(b"\xff\xd8")  # a JPEG
-        hashed, nothing = asyncio.run(pipeline._hash(other, False))
+        hashed, nothing = await pipeline._hash(other, False)
         assert nothing is None and hashed.regions  # hashed all the same
+
+    try:
+        asyncio.run(hash_both())
     finally:
         pipeline.close_spider()
     # In a thread of the crawl process (BIOLEAK_HASH_WORKERS=0), which is handed the registry:
@@ -485,7 +495,8 @@ def test_a_site_gets_no_more_connections_than_the_source_allows(tmp_path: Path) 
 
 def test_a_hashing_worker_imports_neither_scrapy_nor_twisted() -> None:
     """What a worker process unpickles its job from: Scrapy and Twisted would double its start."""
-    assert modules_loaded_after("import crawlers.hashworker", {"scrapy", "twisted"}) == []
+    loaded = modules_loaded_after("import crawlers.hashworker, crawlers.workerpool", {"scrapy", "twisted"})
+    assert loaded == []
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="pipe sizes are set with a Linux fcntl")
@@ -496,10 +507,10 @@ def test_the_pipes_to_hashing_workers_hold_several_photos() -> None:
 
     pipeline = ImageHashPipeline(None, max_bytes=10_000_000, max_pixels=10_000_000, workers=1)
     try:
-        pool = pipeline._worker_pool()
-        jobs = pool._call_queue._writer  # type: ignore[attr-defined]
-        assert fcntl.fcntl(jobs.fileno(), fcntl.F_GETPIPE_SZ) >= WORKER_PIPE_BYTES  # the default is 64 KiB
         hashes, _ = asyncio.run(pipeline._hash(to_bytes(portrait(4), "JPEG"), False))
-        assert hashes.regions  # and the pool still hashes
+        assert hashes.regions
+        [(jobs, results)] = pipeline._worker_pool().pipes()
+        for pipe in (jobs, results):
+            assert fcntl.fcntl(pipe, fcntl.F_GETPIPE_SZ) >= WORKER_PIPE_BYTES  # the default is 64 KiB
     finally:
         pipeline.close_spider()

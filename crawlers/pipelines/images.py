@@ -3,9 +3,9 @@ rule applies), decode it safely and keep only its hashes. The bytes are dropped 
 
 Work already done is reused: an image URL seen before is not downloaded again, and bytes seen
 before (by sha256) are not decoded again, within a crawl and, with BIOLEAK_STATE, across crawls.
-Decoding and hashing run in worker processes (BIOLEAK_HASH_WORKERS, default: one per core),
-awaited from the reactor without a thread, so they neither block it nor compete for its GIL;
-0 hashes in reactor threads. Identical bytes arriving twice at once are hashed once.
+Decoding and hashing run in worker processes (BIOLEAK_HASH_WORKERS, default: one per core), fed
+from the reactor through their own pipes (crawlers/workerpool.py), so they neither block it nor
+compete for its GIL; 0 hashes in reactor threads. Identical bytes arriving twice at once are hashed once.
 """
 
 from __future__ import annotations
@@ -15,9 +15,6 @@ import hashlib
 import logging
 import multiprocessing
 import os
-import sys
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import Any
 
@@ -33,6 +30,7 @@ from crawlers.hashworker import decode_and_hash, init_worker, match_index
 from crawlers.items import ListingItem
 from crawlers.registry import registry_arrays
 from crawlers.state import CrawlState
+from crawlers.workerpool import WorkerCrashed, WorkerPool
 from pipeline.images import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_PIXELS,
@@ -61,32 +59,10 @@ def hash_workers(setting: str | int) -> int:
     return workers
 
 
-# Bytes each of the pool's pipes may hold (Linux; 64 KiB by default, less than one photo).
+# Bytes each pipe to and from a hashing worker may hold (Linux; 64 KiB by default, less than one
+# photo): with several images waiting in its pipe, a worker that finishes one starts the next
+# without waiting for the reactor, and the reactor is woken once per write instead of per 64 KiB.
 WORKER_PIPE_BYTES = 1 << 20
-
-
-def widen_worker_pipes(pool: ProcessPoolExecutor, size: int = WORKER_PIPE_BYTES) -> None:
-    """Let the pipes to and from the hashing workers hold several images instead of part of one.
-
-    The pool's feeder thread writes each job into one pipe that both workers read. A photo is
-    bigger than the default 64 KiB, so each write blocked until a worker was free to read it,
-    and a worker done with an image waited for the feeder, which needs the GIL that the reactor
-    holds most of the time. With 1 MiB the next jobs are already waiting in the pipe: alternating
-    2,000-listing crawl benchmarks ran 94.5 against 90.5 listings/s (means of five each) on
-    3.6% less CPU. The pipes are the pool's own (CPython has kept them in these attributes since
-    3.8); where they are missing, or the system refuses the size, the pool works as before."""
-    if sys.platform != "linux":
-        return
-    import fcntl
-
-    for queue_name, end in (("_call_queue", "_writer"), ("_result_queue", "_reader")):
-        connection = getattr(getattr(pool, queue_name, None), end, None)
-        if connection is None:
-            continue
-        try:
-            fcntl.fcntl(connection.fileno(), fcntl.F_SETPIPE_SZ, size)
-        except OSError:  # above /proc/sys/fs/pipe-max-size, or the user's pipe budget is spent
-            continue
 
 
 def _thumbnail_size(settings: Any) -> int:
@@ -127,7 +103,7 @@ class ImageHashPipeline:
         # For hashing in threads (0 workers); worker processes build their own in init_worker.
         self._registry = None if workers else match_index(registry_hashes)
         self.workers = workers
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: WorkerPool | None = None
         self._in_flight = DeferredSemaphore(images_in_flight)
 
     @classmethod
@@ -155,17 +131,17 @@ class ImageHashPipeline:
         if self.state is not None:
             self.state.close()
         if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+            self._pool.shutdown()
 
-    def _worker_pool(self) -> ProcessPoolExecutor:
+    def _worker_pool(self) -> WorkerPool:
         if self._pool is None:  # started on the first image: crawls without images pay nothing
-            self._pool = ProcessPoolExecutor(
+            self._pool = WorkerPool(
                 self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=init_worker,
                 initargs=(self.registry_hashes,),
+                pipe_bytes=WORKER_PIPE_BYTES,
             )
-            widen_worker_pipes(self._pool)
         return self._pool
 
     async def _hash(self, body: bytes, faces: bool) -> tuple[ImageHashes, bytes | None]:
@@ -175,16 +151,13 @@ class ImageHashPipeline:
                       thumbnail=self.thumbnail_size)  # fmt: skip
         if not self.workers:
             return await maybe_deferred_to_future(deferToThread(partial(job, registry=self._registry)))
-        pool = self._worker_pool()
         try:
-            return await asyncio.wrap_future(pool.submit(job))
-        except BrokenProcessPool:
-            # A decoder crashed the worker on hostile bytes: this image is skipped, the next
-            # one gets a fresh worker.
-            if self._pool is pool:
-                self._pool = None
-            pool.shutdown(wait=False, cancel_futures=True)
+            result: tuple[ImageHashes, bytes | None] = await self._worker_pool().run(job)
+        except WorkerCrashed:
+            # A decoder crashed the worker on hostile bytes: this image is skipped; the images
+            # queued behind it go to a fresh worker.
             raise ImageRejected("worker_crashed", "the hashing worker died on this image") from None
+        return result
 
     def _skip(self, reason: str, url: str, detail: str = "") -> None:
         self.crawler.stats.inc_value(f"bioleak/images/rejected/{reason}")
