@@ -74,3 +74,13 @@ def crash(*_args: object, **_kwargs: object) -> None:
     """A job that kills the worker process running it, as a decoder crashing on hostile bytes
     would (in a worker process: it must be importable there, hence here)."""
     os._exit(70)
+
+
+class _NotRebuildable(Exception):
+    def __init__(self, what: str, why: str) -> None:  # unpickling calls cls(*args): one arg short
+        super().__init__(f"{what}: {why}")
+
+
+def raise_not_rebuildable() -> None:
+    """A job whose exception pickles in the worker but cannot be unpickled by the pool."""
+    raise _NotRebuildable("decoder", "odd exception")

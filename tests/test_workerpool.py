@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import sys
+import types
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -12,7 +14,7 @@ import pytest
 
 from crawlers.workerpool import WorkerCrashed, WorkerPool
 from pipeline.images import ImageRejected
-from tests.factories import crash
+from tests.factories import crash, raise_not_rebuildable
 
 T = TypeVar("T")
 
@@ -27,6 +29,15 @@ def with_pool(test: Callable[[WorkerPool], Awaitable[T]], workers: int = 2, **op
             pool.shutdown()
 
     return asyncio.run(run())
+
+
+def function_only_this_process_has() -> Callable[[], None]:
+    """A function pickled by reference to a module that the worker cannot import."""
+    module = types.ModuleType("bioleak_test_only_here")
+    exec("def job():\n    pass\n", module.__dict__)
+    sys.modules[module.__name__] = module
+    job: Callable[[], None] = module.job
+    return job
 
 
 def exited(pid: int) -> bool:
@@ -61,6 +72,10 @@ def test_an_exception_in_a_job_is_raised_to_its_caller_and_the_worker_goes_on() 
             await pool.run(decode_and_hash, b"<html>not an image</html>", max_bytes=1000, max_pixels=1000,
                            faces=False)  # fmt: skip
         assert info.value.reason == "not_an_image"
+        with pytest.raises(RuntimeError, match="could not read the worker's answer"):
+            await pool.run(raise_not_rebuildable)
+        with pytest.raises(RuntimeError, match="could not read the job"):
+            await pool.run(function_only_this_process_has())
         assert await pool.run(os.getpid) == pid  # the same worker, still there
 
     with_pool(test, workers=1)
