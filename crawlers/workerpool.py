@@ -11,18 +11,22 @@ Here each worker has a pipe for jobs and one for results. The loop writes jobs w
 (a large image waits in a buffer, not on the reactor) and reads results when they are ready. A
 worker holds at most `jobs_per_worker` jobs, so the next job is in its pipe when it finishes one
 and the others wait in one queue for whichever worker is free first (2 per worker; with 1 the
-crawl benchmark ran 9% slower, 106.9 against 118.0 listings/s, and 3 gained nothing, 118.2). A worker that dies costs
+crawl benchmark ran 9% slower, 106.9 against 118.0 listings/s, and 3 gained nothing, 118.2).
+A worker gets jobs once it says it has started (its initializer ran); if workers keep dying
+before that, the pool gives up with an error that says so, instead of starting one per job. A worker that dies costs
 at most the job it was running (once that job has killed a second worker too): the jobs queued
 behind it go to its replacement.
 
 Frames on both pipes: an 8-byte big-endian length, then a pickle. Jobs are (function, args,
-kwargs); results are (True, value) or (False, exception).
+kwargs); results are (True, value) or (False, exception), after an empty frame that says the
+worker is ready.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import os
 import pickle
 import signal
@@ -37,6 +41,9 @@ from typing import Any
 _LENGTH = struct.Struct("!Q")
 _READ_SIZE = 1 << 20
 _DEATHS_TO_BLAME = 2
+_FAILED_STARTS_TO_GIVE_UP = 3
+
+log = logging.getLogger(__name__)
 
 
 class WorkerCrashed(Exception):
@@ -81,6 +88,7 @@ def _serve(
     if initializer is not None:
         initializer(*initargs)
     jobs_fd, results_fd = jobs.fileno(), results.fileno()
+    _write_all(results_fd, _LENGTH.pack(0))  # ready
     while True:
         header = _read_exactly(jobs_fd, _LENGTH.size)
         payload = None if header is None else _read_exactly(jobs_fd, _LENGTH.unpack(header)[0])
@@ -118,6 +126,7 @@ class _Worker:
     outbox: collections.deque[tuple[memoryview, _Job]] = field(default_factory=collections.deque)
     inbox: bytearray = field(default_factory=bytearray)
     writing: bool = False
+    ready: bool = False  # its initializer ran: it may be sent jobs
 
 
 class WorkerPool:
@@ -143,6 +152,8 @@ class WorkerPool:
         self._queue: collections.deque[_Job] = collections.deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        self._failed_starts = 0  # workers in a row that died before they were ready
+        self._broken: str | None = None
 
     def pids(self) -> list[int]:
         return [worker.process.pid for worker in self._workers]
@@ -155,6 +166,8 @@ class WorkerPool:
         """fn(*args, **kwargs) in a worker. Raises what it raised, or WorkerCrashed."""
         if self._closed:
             raise RuntimeError("the worker pool is shut down")
+        if self._broken is not None:
+            raise WorkerCrashed(self._broken)
         loop = asyncio.get_running_loop()
         if self._loop is None:
             self._loop = loop
@@ -206,7 +219,7 @@ class WorkerPool:
 
     def _dispatch(self) -> None:
         while self._queue:
-            free = [w for w in self._workers if len(w.sent) < self._jobs_per_worker]
+            free = [w for w in self._workers if w.ready and len(w.sent) < self._jobs_per_worker]
             if not free:
                 return
             job = self._queue.popleft()
@@ -259,6 +272,10 @@ class WorkerPool:
                 break
             payload = bytes(inbox[_LENGTH.size : _LENGTH.size + size])
             del inbox[: _LENGTH.size + size]
+            if not worker.ready:
+                worker.ready = True
+                self._failed_starts = 0
+                continue
             future = worker.sent.popleft().future
             try:
                 ok, value = pickle.loads(payload)  # noqa: S301 - from a worker of this pool
@@ -280,6 +297,11 @@ class WorkerPool:
         self._workers.remove(worker)
         self._detach(worker)
         worker.process.join(1.0)
+        if not worker.ready:
+            self._failed_starts += 1
+            if self._failed_starts >= _FAILED_STARTS_TO_GIVE_UP:
+                self._give_up(worker.process.exitcode)
+                return
         if worker.sent and worker.sent[0].started:
             worker.sent[0].deaths += 1
             if worker.sent[0].deaths >= _DEATHS_TO_BLAME:
@@ -293,6 +315,25 @@ class WorkerPool:
         if not self._closed:
             self._start_worker()
             self._dispatch()
+
+    def _give_up(self, code: int | None) -> None:
+        self._broken = (
+            f"{self._failed_starts} worker processes in a row died as they started (last exit code {code}); "
+            "their error is in the log above"
+        )
+        log.error("worker pool stopped: %s", self._broken)
+        for job in self._queue:
+            if not job.future.done():
+                job.future.set_exception(WorkerCrashed(self._broken))
+        self._queue.clear()
+        for worker in self._workers:
+            self._detach(worker)
+            for job in worker.sent:
+                if not job.future.done():
+                    job.future.set_exception(WorkerCrashed(self._broken))
+            worker.process.kill()
+            worker.process.join()
+        self._workers.clear()
 
     def _detach(self, worker: _Worker) -> None:
         loop = self._loop

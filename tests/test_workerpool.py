@@ -122,3 +122,15 @@ def test_a_worker_killed_between_jobs_costs_no_job() -> None:
         assert pool.pids() != [first]
 
     with_pool(test, workers=1)
+
+
+def test_workers_that_keep_dying_as_they_start_stop_the_pool_with_a_clear_error() -> None:
+    async def test(pool: WorkerPool) -> None:
+        with pytest.raises(WorkerCrashed, match="3 worker processes in a row died as they started"):
+            await pool.run(os.getpid)
+        with pytest.raises(WorkerCrashed):  # at once: no worker is started for it
+            await pool.run(os.getpid)
+        assert pool.pids() == []
+
+    # The initializer fails in every worker, as one that cannot build its index would.
+    with_pool(test, workers=1, initializer=int, initargs=("not a number",))
