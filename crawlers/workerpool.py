@@ -13,9 +13,9 @@ worker holds at most `jobs_per_worker` jobs, so the next job is in its pipe when
 and the others wait in one queue for whichever worker is free first (2 per worker; with 1 the
 crawl benchmark ran 9% slower, 106.9 against 118.0 listings/s, and 3 gained nothing, 118.2).
 A worker gets jobs once it says it has started (its initializer ran); if workers keep dying
-before that, the pool gives up with an error that says so, instead of starting one per job. A worker that dies costs
-at most the job it was running (once that job has killed a second worker too): the jobs queued
-behind it go to its replacement.
+before that, the pool gives up with an error that says so, instead of starting one per job. A
+worker that dies costs at most the job it was running (once that job has killed a second worker
+too): the jobs queued behind it go to its replacement.
 
 Frames on both pipes: an 8-byte big-endian length, then a pickle. Jobs are (function, args,
 kwargs); results are (True, value) or (False, exception), after an empty frame that says the
@@ -184,19 +184,7 @@ class WorkerPool:
         """Cancel what is queued and stop the workers: each exits when its pipe closes, after the
         job it is running; one still running a second later is killed."""
         self._closed = True
-        for job in self._queue:
-            _cancel(job.future)
-        self._queue.clear()
-        workers, self._workers = self._workers, []
-        for worker in workers:
-            self._detach(worker)
-            for job in worker.sent:
-                _cancel(job.future)
-        for worker in workers:
-            worker.process.join(1.0)
-            if worker.process.is_alive():
-                worker.process.kill()
-                worker.process.join()
+        self._end(_cancel, grace=1.0)
 
     # -- internals --
 
@@ -281,11 +269,10 @@ class WorkerPool:
                 ok, value = pickle.loads(payload)  # noqa: S301 - from a worker of this pool
             except Exception as exc:  # e.g. an exception class that cannot be rebuilt from its args
                 ok, value = False, RuntimeError(f"could not read the worker's answer: {exc!r}"[:500])
-            if not future.done():
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(value)
+            if not ok:
+                _fail(future, value)
+            elif not future.done():
+                future.set_result(value)
         self._dispatch()
 
     def _lost(self, worker: _Worker) -> None:
@@ -305,9 +292,8 @@ class WorkerPool:
         if worker.sent and worker.sent[0].started:
             worker.sent[0].deaths += 1
             if worker.sent[0].deaths >= _DEATHS_TO_BLAME:
-                culprit = worker.sent.popleft().future
-                if not culprit.done():
-                    culprit.set_exception(WorkerCrashed(f"the worker died (exit code {worker.process.exitcode})"))
+                crashed = WorkerCrashed(f"the worker died (exit code {worker.process.exitcode})")
+                _fail(worker.sent.popleft().future, crashed)
         for job in worker.sent:
             job.started = False
         self._queue.extendleft(reversed(worker.sent))
@@ -322,18 +308,24 @@ class WorkerPool:
             "their error is in the log above"
         )
         log.error("worker pool stopped: %s", self._broken)
-        for job in self._queue:
-            if not job.future.done():
-                job.future.set_exception(WorkerCrashed(self._broken))
+        broken = self._broken
+        self._end(lambda future: _fail(future, WorkerCrashed(broken)), grace=0.0)  # one exception each
+
+    def _end(self, settle: Callable[[asyncio.Future[Any]], None], *, grace: float) -> None:
+        """Settle every job queued or sent, and stop the workers: each exits when its pipe
+        closes, after the job it is running; one still running after `grace` seconds is killed."""
+        jobs = [*self._queue, *(job for worker in self._workers for job in worker.sent)]
         self._queue.clear()
-        for worker in self._workers:
+        workers, self._workers = self._workers, []
+        for worker in workers:
             self._detach(worker)
-            for job in worker.sent:
-                if not job.future.done():
-                    job.future.set_exception(WorkerCrashed(self._broken))
-            worker.process.kill()
-            worker.process.join()
-        self._workers.clear()
+        for job in jobs:
+            settle(job.future)
+        for worker in workers:
+            worker.process.join(grace)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
 
     def _detach(self, worker: _Worker) -> None:
         loop = self._loop
@@ -345,6 +337,11 @@ class WorkerPool:
         worker.outbox.clear()
         worker.jobs.close()  # the worker reads EOF and exits after its current job
         worker.results.close()
+
+
+def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)
 
 
 def _cancel(future: asyncio.Future[Any]) -> None:
