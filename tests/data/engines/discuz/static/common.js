@@ -1,0 +1,3 @@
+/* Discuz! common.js (fixture stub) */
+function showWindow(){}
+function zoom(){}

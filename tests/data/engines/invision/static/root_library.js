@@ -1,0 +1,1 @@
+/* ips library (fixture) */

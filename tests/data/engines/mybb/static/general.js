@@ -1,0 +1,2 @@
+/* MyBB general.js (fixture stub) */
+var MyBB = {};

@@ -1,0 +1,2 @@
+/* phpBB core.js (fixture stub) */
+var phpbb = {};

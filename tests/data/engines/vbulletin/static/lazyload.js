@@ -1,0 +1,1 @@
+/* lazyload plugin (fixture) */

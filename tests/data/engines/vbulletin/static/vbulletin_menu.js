@@ -1,0 +1,1 @@
+/* vBulletin js (fixture) */

@@ -1,0 +1,1 @@
+/* preamble */ var XF = window.XF || {};
