@@ -472,6 +472,7 @@ def _score_safety(truth: dict[str, Any], obs: Observation, ctx: _Context) -> dic
             "requests": len(obs.requests)}  # fmt: skip
 
 
+_TIMEOUT_WORDS = re.compile(r"timeout|timed out|took longer than", re.I)
 _SIZE_WORDS = re.compile(r"too_large|max ?size|maxsize|larger than|exceeded", re.I)
 _CRASH_WORDS = re.compile(r"Traceback|Spider error|Error processing|Unhandled error", re.I)
 
@@ -502,10 +503,15 @@ def _score_hostile(truth: dict[str, Any], obs: Observation, ctx: _Context) -> di
                 else:
                     candidates = CRAWLED_SITES if page_site == "CANARY" else (page_site,)
                     reached = reached or any(ctx.requested(s, path) for s in candidates)
+            # Never fetched is what is asked; a page linking it may itself be off limits (a robots-
+            # disallowed index), so a crawl of the site that never fetched it has handled it.
+            crawled = any(ctx.site_pages_requested(s) for s in (CRAWLED_SITES if site == "CANARY" else (site,)))
             if requests:
                 outcome, why = "not_handled", f"fetched {len(requests)}x"
             elif reached:
                 outcome, why = "handled", "linked page crawled, never fetched"
+            elif crawled:
+                outcome, why = "handled", "site crawled, never fetched (the page linking it was not fetched either)"
         elif not requests and not expected.startswith("bounded"):
             outcome, why = "not_reached", "never requested"
         elif expected == "do_not_follow_redirect_to_private_or_link_local":
@@ -533,7 +539,8 @@ def _score_hostile(truth: dict[str, Any], obs: Observation, ctx: _Context) -> di
             ok = aborted or logged
             outcome, why = _verdict(ok, "aborted" if aborted else "size limit logged", "read whole")
         elif expected == "timeout_and_continue":
-            gave_up = all(r.bytes < 0 for r in requests)
+            timed_out = any(_TIMEOUT_WORDS.search(line) for line in _log_lines_about(run, url.split("?")[0]))
+            gave_up = timed_out or all(r.bytes < 0 for r in requests)
             bad = "waited it out" if not gave_up else f"the crawl ended {run.status if run else '?'}"
             outcome, why = _verdict(gave_up and finished, "gave up, crawl went on", bad)
         elif expected == "skip_without_full_decode":

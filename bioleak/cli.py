@@ -174,29 +174,44 @@ def cmd_org_remove(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_crawl(args: argparse.Namespace, config: Config) -> int:
+    from bioleak.progress import CrawlProgress
     from bioleak.runner import run_source
     from crawlers.sources import SourceError, load_sources
 
     try:
-        sources = load_sources(config.sources)
+        sources = load_sources(config.sources, min_interval=config.min_schedule_interval)
     except SourceError as exc:
         raise CliError(str(exc)) from exc
     if args.source not in sources:
         raise CliError(f"{config.sources}: no source named {args.source!r} (have: {', '.join(sorted(sources))})")
     if not args.json:
         stderr(f"crawling {args.source} ({sources[args.source].kind}); log in {config.data_dir / 'runs' / args.source}")
-    outcome = run_source(config, args.source, trigger="manual", timeout=args.timeout)
+    # SIGTERM (a service manager, `kill`) stops the crawl as Ctrl-C does: its process is stopped
+    # and the run is recorded as terminated.
+    cancel = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: cancel.set())
+    live = CrawlProgress(enabled=not args.json)
+    try:
+        outcome = run_source(config, args.source, trigger="manual", timeout=args.timeout, cancel=cancel,
+                             progress=live.update)  # fmt: skip
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        live.finish()
     result = outcome.result
     if result is None:  # another crawl of this source holds its lock
         raise CliError(f"{outcome.run.detail}: not started (see `bioleak runs --source {args.source}`)")
     numbers = result.summary()
+    code = 0 if result.ok else 130 if result.status == "terminated" else 1
     if args.json:
-        emit_json({"source": result.source, "ok": result.ok, "status": result.status, "run": outcome.run.id,
+        emit_json({"source": result.source, "ok": result.ok, "run": outcome.run.id,
                    "returncode": result.returncode, "log": str(result.log_file)} | numbers)  # fmt: skip
-        return 0 if result.ok else 1
-    state = "ok" if result.ok else f"FAILED ({result.status})"
+        return code
+    state = "ok" if result.ok else f"{result.status.upper()}: {result.reason}"
     print(f"{args.source}: {state} (run {outcome.run.id}, exit {result.returncode}); log {result.log_file}")
-    print(f"  pages:     {numbers['pages']}")
+    if numbers["engines"]:
+        print(f"  engine:    {', '.join(numbers['engines'])}")
+    failed = ", ".join(f"{k} {v}" for k, v in numbers["pages_failed"].items())
+    print(f"  pages:     {numbers['pages']}" + (f" (failed: {failed})" if failed else ""))
     listings = ", ".join(f"{k} {v}" for k, v in numbers["listings"].items()) or "none new"
     print(f"  listings:  {listings}; unchanged since last crawl {numbers['unchanged']}")
     images = numbers["images"]
@@ -205,7 +220,7 @@ def cmd_crawl(args: argparse.Namespace, config: Config) -> int:
     print("  skipped:   " + (", ".join(f"{k} {v}" for k, v in numbers["skipped"].items()) or "none"))
     if numbers["store_failed"]:
         print("  NOT STORED: " + ", ".join(f"{k} {v}" for k, v in numbers["store_failed"].items()))
-    return 0 if result.ok else 1
+    return code
 
 
 def cmd_alerts_run(args: argparse.Namespace, config: Config) -> int:

@@ -46,6 +46,10 @@ class Config:
     alert_interval: float = 60.0  # seconds between alert dispatcher passes
     misfire_grace: int = 600  # seconds late a missed scheduled run may still start (once)
     shutdown_timeout: float = 60.0  # seconds running crawls get to finish on SIGTERM before being stopped
+    # Scheduled crawls of a source at most this often (seconds): a schedule more frequent is refused.
+    min_schedule_interval: float = 300.0
+    # A crawl is `degraded` when more than this share of the pages it asked for failed.
+    page_failure_share: float = 0.25
 
     @property
     def uses_elasticsearch(self) -> bool:

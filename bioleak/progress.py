@@ -33,3 +33,42 @@ class Progress:
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
+
+
+class CrawlProgress:
+    """A crawl's counts as they change: one line rewritten on a terminal, a plain line at most
+    every `every` seconds otherwise, and a finished line at the end (on interrupt too)."""
+
+    def __init__(self, *, stream: TextIO | None = None, enabled: bool = True, every: float = 10.0) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.live = self.stream.isatty()
+        self.every = every
+        self.started = time.monotonic()
+        self._last_line = 0.0
+        self._shown = False
+        self.counts: dict[str, int] = {}
+
+    def _line(self) -> str:
+        c = self.counts
+        elapsed = time.monotonic() - self.started
+        return (f"{elapsed:5.0f}s  pages {c.get('pages', 0)}  listings {c.get('listings', 0)}"
+                f"  images {c.get('images', 0)}  hits {c.get('hits', 0)}  failed {c.get('failed', 0)}")  # fmt: skip
+
+    def update(self, counts: dict[str, int]) -> None:
+        self.counts = counts
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if self.live:
+            self.stream.write("\r" + self._line())
+            self._shown = True
+        elif now - self._last_line >= self.every:
+            self.stream.write(self._line() + "\n")
+            self._last_line = now
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.enabled and self._shown and self.live:
+            self.stream.write("\r" + self._line() + "\n")
+            self.stream.flush()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,16 +44,9 @@ def _prune_logs(directory: Path) -> None:
 
 
 def _detail(result: CrawlResult) -> str:
-    if result.stopped == "timeout":
-        return "stopped: wall-clock timeout"
-    if result.stopped == "terminated":
-        return "stopped: the scheduler was shutting down"
-    if not result.stats:
-        return f"the crawl process exited with {result.returncode} before finishing (see its log)"
+    if result.reason:
+        return result.reason
     summary = result.summary()
-    failed = summary["store_failed"]
-    if failed:
-        return "not stored: " + ", ".join(f"{k} {v}" for k, v in failed.items())
     return f"finish reason: {summary['finish_reason']}"
 
 
@@ -64,11 +58,12 @@ def run_source(
     timeout: float | None = None,
     cancel: threading.Event | None = None,
     settings: dict[str, str | int | float] | None = None,
+    progress: Callable[[dict[str, int]], None] | None = None,
 ) -> Outcome:
     history = RunHistory(config.data_dir / "runs.sqlite3")
     try:
         try:
-            with source_lock(config.data_dir, source):
+            with source_lock(config.data_dir, source) as lock:
                 for run_id in history.interrupted(source):
                     log.warning("run %d of %s was left running by a process that died: marked interrupted", run_id,
                                 source)  # fmt: skip
@@ -77,7 +72,7 @@ def run_source(
                 log.info("crawl %s started (run %d, %s); log %s", source, run_id, trigger, log_file)
                 result = crawl(
                     config, source, timeout=timeout or config.crawl_timeout, settings=settings, log_file=log_file,
-                    cancel=cancel,
+                    cancel=cancel, progress=progress, lock=lock,
                 )  # fmt: skip
                 summary = result.summary() if result.stats else None
                 history.finish(
@@ -98,7 +93,9 @@ def run_source(
         run = history.get(run_id)
         assert run is not None
         log.log(
-            {"ok": logging.INFO, "terminated": logging.WARNING}.get(run.status, logging.ERROR),
+            {"ok": logging.INFO, "terminated": logging.WARNING, "degraded": logging.WARNING}.get(
+                run.status, logging.ERROR
+            ),
             "crawl %s %s (run %d): %d pages, %d new/changed listings, %d hits, %d errors; %s",
             source, run.status, run.id, run.pages, run.listings, run.hits, run.errors, run.detail,
         )  # fmt: skip

@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-STATUSES = ("running", "ok", "failed", "timeout", "terminated", "skipped", "missed", "interrupted")
-FAILURES = frozenset({"failed", "timeout", "interrupted"})  # what counts towards an operator alert
+STATUSES = ("running", "ok", "degraded", "failed", "timeout", "terminated", "skipped", "missed", "interrupted")
+# What counts towards an operator alert: a run that did not do its job (degraded: it ran, but
+# found nothing, a selector matched nothing, or too many pages failed).
+FAILURES = frozenset({"degraded", "failed", "timeout", "interrupted"})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -166,13 +168,14 @@ def try_lock(path: Path) -> IO[str] | None:
 
 
 @contextmanager
-def source_lock(data_dir: Path, source: str) -> Iterator[None]:
+def source_lock(data_dir: Path, source: str) -> Iterator[IO[str]]:
     """At most one crawl of a source at a time on this machine, whoever starts it (the scheduler
-    or `bioleak crawl`)."""
+    or `bioleak crawl`). The lock file is yielded so the crawl process can hold it too: a crawl
+    left running by a parent that died still keeps a second one from starting."""
     handle = try_lock(data_dir / "locks" / f"{source}.lock")
     if handle is None:
         raise SourceBusy(f"a crawl of {source} is already running")
     try:
-        yield
+        yield handle
     finally:
         handle.close()

@@ -205,7 +205,7 @@ class Scheduler:
         replaced, removed sources dropped; unchanged jobs keep their next run time."""
         assert self._aps is not None
         try:
-            sources = load_sources(self.config.sources)
+            sources = load_sources(self.config.sources, min_interval=self.config.min_schedule_interval)
         except (SourceError, OSError) as exc:
             raise ConfigError(str(exc)) from exc
         wanted: dict[str, tuple[str, dict[str, Any]]] = {}  # job id -> (function, its arguments)

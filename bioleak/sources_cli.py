@@ -9,14 +9,13 @@ from urllib.parse import urlsplit
 
 from bioleak.config import Config
 from bioleak.output import CliError, emit_json, safe_text
-from crawlers.middlewares import literal_ip
-from crawlers.netpolicy import AddressPolicy, parse_ip
 from crawlers.sources import Source, SourceError, load_sources, source_to_dict
+from pipeline.addresses import AddressPolicy, literal_ip, parse_ip
 
 
 def _load(config: Config) -> dict[str, Source]:
     try:
-        return load_sources(config.sources)
+        return load_sources(config.sources, min_interval=config.min_schedule_interval)
     except SourceError as exc:
         raise CliError(str(exc)) from exc
 
@@ -32,7 +31,7 @@ def warnings_for(source: Source, *, resolve: bool) -> list[str]:
     if not source.schedule:
         notes.append("no schedule: runs only with `bioleak crawl`")
     if not source.allowed_domains:
-        notes.append("no allowed_domains: links to any site are followed (within max_depth/max_pages)")
+        notes.append("no allowed_domains: only links on the start URLs' own sites are followed")
     if resolve and not source.proxy:
         policy = AddressPolicy.build(source.allow_networks)
         for url in source.start_urls:
@@ -42,7 +41,8 @@ def warnings_for(source: Source, *, resolve: bool) -> list[str]:
             except OSError as exc:
                 notes.append(f"{host}: does not resolve ({exc})")
                 continue
-            reason = policy.refusal(ip) if ip else None
+            port = urlsplit(url).port or (443 if url.startswith("https:") else 80)
+            reason = policy.refusal(ip, port, host) if ip else None
             if reason:
                 notes.append(f"{host} resolves to {ip}: it will be refused ({reason.replace('_', ' ')})")
     return notes

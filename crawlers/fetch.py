@@ -4,23 +4,25 @@ crawl (address policy, robots.txt, size cap, timeouts, proxy) applies to them to
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import scrapy
-from scrapy.exceptions import IgnoreRequest
+from scrapy.crawler import Crawler
+
+from crawlers.failures import download_failure
 
 
-async def fetch_image(crawler: Any, url: str, *, max_bytes: int, skip: Callable[[str, str, str], None]) -> bytes | None:
+async def fetch_image(
+    crawler: Crawler, url: str, *, max_bytes: int, skip: Callable[[str, str, str], None]
+) -> bytes | None:
     """The body of a 200 answer, or None after `skip(reason, url, detail)`: a refusal, a network
-    error, a timeout or the size cap is a counted skip, never a crash."""
+    error, a timeout or the size cap is a counted skip (`too_large`, `timeout`, `http_404`...),
+    never a crash."""
     request = scrapy.Request(url, meta={"download_maxsize": max_bytes}, dont_filter=True)
+    assert crawler.engine is not None
     try:
         response = await crawler.engine.download_async(request)
-    except IgnoreRequest as exc:
-        skip("refused", url, str(exc))
-        return None
     except Exception as exc:
-        skip("too_large" if "max size" in str(exc) else "download_failed", url, repr(exc)[:200])
+        skip(download_failure(exc), url, repr(exc)[:200])
         return None
     if response.status != 200:
         skip(f"http_{response.status}", url, "")

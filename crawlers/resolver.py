@@ -14,7 +14,9 @@ from twisted.internet.base import ThreadedResolver
 from twisted.internet.interfaces import IResolverSimple
 from zope.interface import implementer
 
-from crawlers.netpolicy import REFUSED_NAMES, AddressPolicy, RefusedAddressError, parse_ip
+from crawlers.context import context_for_settings
+from crawlers.netpolicy import REFUSED_NAMES, RefusedAddressError
+from pipeline.addresses import AddressPolicy, parse_ip
 
 
 @implementer(IResolverSimple)
@@ -27,9 +29,10 @@ class PublicOnlyResolver(ThreadedResolver):
         self._cache: OrderedDict[str, str] = OrderedDict()
 
     @classmethod
-    def from_crawler(cls, crawler: Any, reactor: Any) -> PublicOnlyResolver:
-        return cls(reactor, AddressPolicy.from_settings(crawler.settings),
-                   timeout=crawler.settings.getfloat("DNS_TIMEOUT", 60.0))  # fmt: skip
+    def from_crawler(cls, process: Any, reactor: Any) -> PublicOnlyResolver:
+        # Built from the CrawlerProcess (its settings), before the crawl's Crawler exists.
+        settings = process.settings
+        return cls(reactor, context_for_settings(settings).policy, timeout=settings.getfloat("DNS_TIMEOUT"))
 
     def install_on_reactor(self) -> None:
         self.reactor.installResolver(self)  # type: ignore[arg-type]  # zope's @implementer is invisible to mypy
@@ -45,7 +48,9 @@ class PublicOnlyResolver(ThreadedResolver):
     def _check(self, address: str, name: str) -> str:
         ip = parse_ip(address)
         trusted = name.lower() in self.policy.trusted_hosts
-        reason = None if trusted or ip is None else self.policy.refusal(ip)
+        # The port is not known here: an allowance for any port of the address lets the name
+        # through, and SafeAddressMiddleware checks the request's port against it.
+        reason = None if trusted or ip is None else self.policy.refusal(ip, None, name)
         if reason:
             REFUSED_NAMES[name.lower()] = reason
             raise RefusedAddressError(name, reason)

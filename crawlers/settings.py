@@ -24,7 +24,9 @@ DOWNLOAD_DELAY = 0
 DOWNLOAD_TIMEOUT = 20
 DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
-RETRY_TIMES = 2
+# One retry: a page that timed out or failed once mostly does so again, and a hostile slow page
+# should cost a crawl two download timeouts, not three.
+RETRY_TIMES = 1
 REDIRECT_MAX_TIMES = 5
 METAREFRESH_MAXDELAY = 100
 DEPTH_LIMIT = 8
@@ -60,15 +62,43 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "crawlers.extensions.StatsExport": 500,
+    "crawlers.extensions.ProgressExport": 500,
+    "crawlers.extensions.ParentWatch": 0,
     "crawlers.extensions.RootLogLevel": 0,
     "crawlers.extensions.CollectorTuning": 0,
 }
+
+# --- bioleak's own settings: every one is declared here, once, with its default ---------------
+# What the crawl works on (set by `bioleak crawl`; a bare `scrapy crawl` needs the first two).
+BIOLEAK_SOURCES = ""  # the sources.yaml file
+BIOLEAK_SOURCE = ""  # the name of the source to crawl
+BIOLEAK_REGISTRY = ""  # the protected registry (SQLite); empty: no matching
+BIOLEAK_STATE = ""  # crawl state of earlier crawls (SQLite); empty: every listing is processed
+BIOLEAK_STORE = ""  # a SQLite file or an Elasticsearch URL; empty: nothing is stored
+BIOLEAK_ES_PREFIX = "bioleak"  # index prefix on Elasticsearch
+BIOLEAK_STATS_FILE = ""  # the final stats as JSON, for `bioleak crawl` and the run history
+BIOLEAK_PROGRESS_FILE = ""  # live counts (pages, listings, images, hits), rewritten every second
+BIOLEAK_PARENT_PID = 0  # the `bioleak crawl` process: the crawl stops if it goes away
+BIOLEAK_PROXY = ""  # set from the source's `proxy:`
+
 BIOLEAK_GC_THRESHOLD = 20_000  # first-generation threshold of the garbage collector (0: Python's 700)
+BIOLEAK_STORE_BATCH_SIZE = 64  # listings written per transaction / bulk request
+BIOLEAK_STORE_BATCH_WAIT = 0.2  # seconds a listing waits for others to fill its batch
+
+# Discovery and listings
+BIOLEAK_ENGINES = (
+    "auto"  # auto: recognise each site's engine (crawlers/engines/); generic: structure and URL rules only
+)
+BIOLEAK_THREAD_PAGES = 20  # pages of one multi-page thread read into its listing
+BIOLEAK_LISTING_IMAGES = 50  # image URLs kept per listing
 
 BIOLEAK_IMAGES_ENABLED = True
 BIOLEAK_IMAGE_MAX_BYTES = 20 * 1024 * 1024
 BIOLEAK_IMAGE_MAX_PIXELS = 40_000_000
-BIOLEAK_IMAGES_IN_FLIGHT = 48  # downloaded or being hashed at once (memory: this x the size cap)
+# Images downloaded or being hashed at once: bounds memory at this many times the image size cap.
+# Each waits on the network, then on a worker: with too few, the workers idle between downloads
+# (see SCRAPER_SLOT_MAX_ACTIVE_SIZE above).
+BIOLEAK_IMAGES_IN_FLIGHT = 48
 BIOLEAK_HASH_WORKERS = "auto"  # worker processes for decoding and hashing; 0: threads in the crawl process
 BIOLEAK_FACE_DETECTION = "auto"  # auto: on listings classified as face-data sales; always; never
 # A small JPEG of every image that matched the registry, kept as evidence (alerts attach it only

@@ -4,20 +4,25 @@ this file by hand."""
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
 
+from pipeline.addresses import AllowanceError, parse_allowances
+
 SPIDER_KINDS = ("listing", "telegram", "paste")
 ROBOTS_POLICIES = ("obey", "ignore")
 _INTERVAL = re.compile(r"^every\s+(\d+)\s*(s|m|h|d)$")
 _INTERVAL_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _CRON_FIELD = re.compile(r"^[\d*/,\-a-zA-Z?]+$")
+# Scheduled crawls may not run more often than this (seconds) unless bioleak.toml says otherwise:
+# a typo such as "* * * * *" would otherwise hammer a site every minute.
+MIN_SCHEDULE_INTERVAL = 300
 
 
 class SourceError(ValueError):
@@ -56,7 +61,9 @@ class Source:
     delay: float = 0.5  # seconds between requests to one site
     max_depth: int = 8
     max_pages: int = 1000
-    allow_networks: tuple[str, ...] = ()  # CIDRs reachable despite being non-public
+    # Reachable despite not being public: networks or hosts, each with an optional port
+    # ("127.0.0.1/32", "127.0.0.1:8101", "10.0.0.0/8:443"); see pipeline/addresses.py.
+    allow_networks: tuple[str, ...] = ()
 
     @property
     def obey_robots(self) -> bool:
@@ -115,6 +122,52 @@ def _int(raw: dict[str, Any], key: str, default: int, at: _Located, *, low: int,
     return value
 
 
+def schedule_period(schedule: str) -> float | None:
+    """The shortest time in seconds between two runs of a valid schedule (None: no schedule).
+    Cron lines are read over their next 400 fire times, which covers every pattern of minutes
+    and hours in a week's worth of runs of a frequent schedule."""
+    text = schedule.strip()
+    if not text:
+        return None
+    m = _INTERVAL.match(text)
+    if m:
+        return float(int(m.group(1)) * _INTERVAL_SECONDS[m.group(2)])
+    from apscheduler.triggers.cron import CronTrigger
+
+    trigger = CronTrigger.from_crontab(text, timezone="UTC")
+    now = datetime(2026, 1, 1, tzinfo=UTC)  # a fixed start: the answer does not depend on today
+    previous = None
+    shortest: float | None = None
+    for _ in range(400):
+        fire = trigger.get_next_fire_time(previous, now)
+        if fire is None:
+            break
+        if previous is not None:
+            gap = (fire - previous).total_seconds()
+            shortest = gap if shortest is None else min(shortest, gap)
+        previous, now = fire, fire + timedelta(seconds=1)
+    return shortest
+
+
+def compile_selector(expression: str) -> str | None:
+    """None when the CSS (or XPath, starting with '/' or '(') compiles, else why not."""
+    expression = expression.strip()
+    if not expression:
+        return None
+    try:
+        if expression.startswith(("/", "(")):
+            from lxml import etree
+
+            etree.XPath(expression)
+        else:
+            from parsel.csstranslator import css2xpath
+
+            css2xpath(expression)
+    except Exception as exc:  # cssselect and lxml raise their own parse errors
+        return f"does not compile: {str(exc).splitlines()[0][:200] or type(exc).__name__}"
+    return None
+
+
 def validate_schedule(schedule: str) -> str | None:
     """None when valid, else why not. Cron has five fields; intervals read "every 30m"."""
     text = schedule.strip()
@@ -132,7 +185,7 @@ def validate_schedule(schedule: str) -> str | None:
     return None
 
 
-def parse_source(raw: Any, at: _Located) -> Source:
+def parse_source(raw: Any, at: _Located, *, min_interval: float = MIN_SCHEDULE_INTERVAL) -> Source:
     if not isinstance(raw, dict):
         raise at.error(None, "a source must be a mapping (name: ..., start_urls: [...])")
     name = raw.get("name")
@@ -151,11 +204,10 @@ def parse_source(raw: Any, at: _Located) -> Source:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise at.error("start_urls", f"must be http(s) URLs, got {url!r}")
     networks = _str_list(raw, "allow_networks", at)
-    for net in networks:
-        try:
-            ipaddress.ip_network(net, strict=False)
-        except ValueError as exc:
-            raise at.error("allow_networks", str(exc)) from None
+    try:
+        parse_allowances(networks)
+    except AllowanceError as exc:
+        raise at.error("allow_networks", str(exc)) from None
     selectors = raw.get("selectors") or {}
     if not isinstance(selectors, dict):
         raise at.error("selectors", "must be a mapping of selector name to CSS/XPath")
@@ -164,12 +216,23 @@ def parse_source(raw: Any, at: _Located) -> Source:
         raise at.error("selectors", f"unknown selector(s): {', '.join(unknown_sel)}")
     if not all(isinstance(v, str) for v in selectors.values()):
         raise at.error("selectors", "every selector must be a string")
+    for key, expression in selectors.items():
+        problem = compile_selector(expression)
+        if problem:
+            raise at.error("selectors", f"{key}: {expression!r} {problem}")
     schedule = raw.get("schedule", "")
     if not isinstance(schedule, str):
         raise at.error("schedule", "must be a string such as '*/30 * * * *' or 'every 6h'")
     problem = validate_schedule(schedule)
     if problem:
         raise at.error("schedule", problem)
+    period = schedule_period(schedule)
+    if period is not None and period < min_interval:
+        raise at.error(
+            "schedule",
+            f"runs every {period:g} s, more often than the floor of {min_interval:g} s"
+            " (min_schedule_interval in bioleak.toml)",
+        )
     robots = raw.get("robots", "obey")
     if robots not in ROBOTS_POLICIES:
         raise at.error("robots", f"must be one of {', '.join(ROBOTS_POLICIES)}, got {robots!r}")
@@ -197,7 +260,7 @@ def parse_source(raw: Any, at: _Located) -> Source:
     )
 
 
-def load_sources(path: str | Path) -> dict[str, Source]:
+def load_sources(path: str | Path, *, min_interval: float = MIN_SCHEDULE_INTERVAL) -> dict[str, Source]:
     path = Path(path)
     try:
         text = path.read_text("utf-8")
@@ -221,7 +284,7 @@ def load_sources(path: str | Path) -> dict[str, Source]:
     sources: dict[str, Source] = {}
     for i, raw in enumerate(entries):
         at = _Located(path, nodes[i] if i < len(nodes) else None, i)
-        source = parse_source(raw, at)
+        source = parse_source(raw, at, min_interval=min_interval)
         if source.name in sources:
             raise at.error("name", f"duplicate name {source.name!r}")
         sources[source.name] = source

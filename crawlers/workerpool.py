@@ -88,7 +88,10 @@ def _serve(
     if initializer is not None:
         initializer(*initargs)
     jobs_fd, results_fd = jobs.fileno(), results.fileno()
-    _write_all(results_fd, _LENGTH.pack(0))  # ready
+    try:
+        _write_all(results_fd, _LENGTH.pack(0))  # ready
+    except BrokenPipeError:
+        return  # the pool shut down while this worker started (a crawl that ended at once)
     while True:
         header = _read_exactly(jobs_fd, _LENGTH.size)
         payload = None if header is None else _read_exactly(jobs_fd, _LENGTH.unpack(header)[0])

@@ -78,7 +78,10 @@ def forum_pages() -> dict[str, Page]:
         ),
         "/forum.php?mod=viewthread&tid=101": Page(thread.encode("utf-8")),
         "/thread-102-1-1.html": Page(benign.encode("utf-8")),
-        **{f"/attach/{n}": jpeg(7) for n in ("lazy.jpg", "large.jpg", "pic2x.jpg", "bg.jpg")},
+        **{
+            f"/attach/{n}": jpeg(7)
+            for n in ("lazy.jpg", "small.jpg", "large.jpg", "pic.webp", "pic2x.jpg", "pic-fallback.jpg", "bg.jpg")
+        },
         "/static/relative.jpg": jpeg(8),
     }
 
@@ -108,8 +111,12 @@ def test_listing_spider_without_selectors_finds_threads_images_and_tools(tmp_pat
     assert "should not be text" not in thread.text and "首页" not in thread.text
     assert thread.quantity == 5000 and thread.lang == "zh"
     paths = [u.split("/", 3)[-1] for u in thread.image_urls]
-    # lazy attribute over placeholder, largest srcset, <picture> source, CSS, and <base href>
-    assert paths == ["attach/lazy.jpg", "attach/large.jpg", "attach/pic2x.jpg", "attach/bg.jpg", "static/relative.jpg"]
+    # every distinct file: the lazy attribute (not its placeholder), every srcset candidate,
+    # <picture> sources and their fallback, CSS, and <base href> resolution
+    assert paths == [
+        "attach/lazy.jpg", "attach/small.jpg", "attach/large.jpg", "attach/pic.webp", "attach/pic2x.jpg",
+        "attach/pic-fallback.jpg", "attach/bg.jpg", "static/relative.jpg",
+    ]  # fmt: skip
     assert [u.split("/", 3)[-1] for u in thread.tool_links] == ["downloads/over-face-tool.apk", "static/manual.zip"]
     assert found["thread-102-1-1.html"].category == "benign"  # reached through "下一页"
     assert hit_refs(config) == {"cust-7"}
@@ -118,7 +125,7 @@ def test_listing_spider_without_selectors_finds_threads_images_and_tools(tmp_pat
     assert 10 <= sum(p.startswith("/calendar") for p in log) <= 51
     assert max(p.count("a/") for p in log if p.startswith("/loop/")) <= 3
     assert result.stats["bioleak/skipped/trap"] >= 2
-    assert "/attach/small.jpg" not in log and "/attach/pic-fallback.jpg" not in log
+    assert "/static/placeholder.gif" not in log
 
 
 # --- encodings and lying Content-Types -----------------------------------------------------------
@@ -291,11 +298,13 @@ def test_recrawl_skips_unchanged_listings_and_known_images(tmp_path: Path) -> No
         site.pages["/thread-102-1-1.html"] = Page("<html><body><h1>洗面奶 新品</h1></body></html>".encode())
         fourth = crawl(config, "inc", timeout=120)
 
-    assert all(r.ok for r in (first, second, third, fourth))
-    assert first.stats["bioleak/images/hashed"] == 2 and images_after_first == 5
+    assert all(r.ok for r in (first, second, third, fourth)), [
+        (r.status, r.reason) for r in (first, second, third, fourth)
+    ]
+    assert first.stats["bioleak/images/hashed"] == 2 and images_after_first == 8
     assert second.stats["bioleak/listings/unchanged"] == 2 and "bioleak/images/hashed" not in second.stats
     assert images_after_second == images_after_first  # not downloaded again
-    assert "bioleak/listings/unchanged" not in third.stats and third.stats["bioleak/images/known_url"] == 5
+    assert "bioleak/listings/unchanged" not in third.stats and third.stats["bioleak/images/known_url"] == 8
     # only the newly matched image is fetched again, for its thumbnail: hashed by an earlier crawl,
     # its bytes are gone (cust-7's thumbnail was made while hashing and is in the store)
     assert images_after_third == images_after_first + 1 and third.stats["bioleak/thumbnails/kept"] == 1

@@ -5,6 +5,7 @@ thumbnails it would otherwise download."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ from scrapy.exceptions import DropItem
 from scrapy.settings import Settings
 from scrapy.statscollectors import MemoryStatsCollector
 
+from crawlers.context import CrawlContext
 from crawlers.items import ListingItem
 from crawlers.pipelines.store import StorePipeline
 from crawlers.pipelines.thumbnails import ThumbnailPipeline
@@ -78,7 +80,7 @@ def run(pipeline: StorePipeline, items: list[ListingItem]) -> list[ListingItem |
 def test_concurrent_listings_are_written_in_one_batch(tmp_path: Path) -> None:
     store = CountingStore(tmp_path / "s.sqlite3")
     crawler = _Crawler()
-    pipeline = StorePipeline(crawler, store, batch_size=64, batch_wait=5.0)
+    pipeline = StorePipeline(crawler, CrawlContext.with_store(store), batch_size=64, batch_wait=5.0)
     items = [item_for(n, with_hit=n % 2 == 0) for n in range(64)]
     assert run(pipeline, items) == items  # the 64th filled the batch: nobody waited 5 s
     assert store.listing_writes == 1
@@ -89,7 +91,7 @@ def test_concurrent_listings_are_written_in_one_batch(tmp_path: Path) -> None:
 
 def test_a_lone_listing_is_written_after_the_wait(tmp_path: Path) -> None:
     store = CountingStore(tmp_path / "s.sqlite3")
-    pipeline = StorePipeline(_Crawler(), store, batch_size=64, batch_wait=0.01)
+    pipeline = StorePipeline(_Crawler(), CrawlContext.with_store(store), batch_size=64, batch_wait=0.01)
     first, second = item_for(1), item_for(2)
     assert run(pipeline, [first]) == [first]
     assert run(pipeline, [second]) == [second]
@@ -99,7 +101,7 @@ def test_a_lone_listing_is_written_after_the_wait(tmp_path: Path) -> None:
 def test_a_failed_write_drops_its_whole_batch_so_the_next_crawl_retries(tmp_path: Path) -> None:
     store = CountingStore(tmp_path / "s.sqlite3", refuse_hits=True)
     crawler = _Crawler()
-    pipeline = StorePipeline(crawler, store, batch_size=3, batch_wait=5.0)
+    pipeline = StorePipeline(crawler, CrawlContext.with_store(store), batch_size=3, batch_wait=5.0)
     results = run(pipeline, [item_for(1, with_hit=True), item_for(2), item_for(3)])
     assert all(isinstance(r, DropItem) for r in results)  # none of them is marked processed
     assert crawler.stats.get_value("bioleak/store_failed/hits") == 1
@@ -108,14 +110,14 @@ def test_a_failed_write_drops_its_whole_batch_so_the_next_crawl_retries(tmp_path
 def test_a_store_error_reaches_every_listing_of_the_batch(tmp_path: Path) -> None:
     store = CountingStore(tmp_path / "s.sqlite3")
     store.close()  # every write now raises
-    pipeline = StorePipeline(_Crawler(), store, batch_size=2, batch_wait=5.0)
+    pipeline = StorePipeline(_Crawler(), CrawlContext.with_store(store), batch_size=2, batch_wait=5.0)
     results = run(pipeline, [item_for(1), item_for(2)])
     assert [type(r).__name__ for r in results] == ["ProgrammingError", "ProgrammingError"]
 
 
 def test_flush_writes_what_is_pending(tmp_path: Path) -> None:
     store = CountingStore(tmp_path / "s.sqlite3")
-    pipeline = StorePipeline(_Crawler(), store, batch_size=64, batch_wait=60.0)
+    pipeline = StorePipeline(_Crawler(), CrawlContext.with_store(store), batch_size=64, batch_wait=60.0)
 
     async def start_then_close() -> None:
         pending = asyncio.ensure_future(pipeline.process_item(item_for(1)))
@@ -128,8 +130,10 @@ def test_flush_writes_what_is_pending(tmp_path: Path) -> None:
     store.close()
 
 
-def test_close_writes_a_batch_still_pending_and_closes_the_store(tmp_path: Path) -> None:
-    pipeline = StorePipeline(_Crawler(), CountingStore(tmp_path / "s.sqlite3"), batch_size=64, batch_wait=60.0)
+def test_close_writes_a_batch_still_pending_and_the_context_closes_the_store(tmp_path: Path) -> None:
+    store = CountingStore(tmp_path / "s.sqlite3")
+    context = CrawlContext.with_store(store)
+    pipeline = StorePipeline(_Crawler(), context, batch_size=64, batch_wait=60.0)
 
     async def start_then_close() -> ListingItem:
         pending = asyncio.ensure_future(pipeline.process_item(item_for(1)))
@@ -137,7 +141,10 @@ def test_close_writes_a_batch_still_pending_and_closes_the_store(tmp_path: Path)
         pipeline.close_spider()
         return await pending
 
-    assert asyncio.run(start_then_close())["listing_id"] == item_for(1)["listing_id"]
+    assert asyncio.run(start_then_close()).listing_id == item_for(1).listing_id
+    context.close()
+    with pytest.raises(sqlite3.ProgrammingError):  # closed by the context, after the pipelines
+        store.count(SearchQuery())
     reopened = SqliteStore(tmp_path / "s.sqlite3")
     assert reopened.count(SearchQuery()) == 1
     reopened.close()
@@ -160,7 +167,7 @@ class BlockingStore(CountingStore):
 
 def test_batches_are_written_off_the_reactor_which_goes_on_meanwhile(tmp_path: Path) -> None:
     store = BlockingStore(tmp_path / "s.sqlite3")
-    pipeline = StorePipeline(_Crawler(), store, batch_size=1, batch_wait=5.0)
+    pipeline = StorePipeline(_Crawler(), CrawlContext.with_store(store), batch_size=1, batch_wait=5.0)
 
     async def crawl() -> tuple[ListingItem, bool]:
         loop = asyncio.get_running_loop()
@@ -176,7 +183,7 @@ def test_batches_are_written_off_the_reactor_which_goes_on_meanwhile(tmp_path: P
 
     item, waited = asyncio.run(crawl())
     pipeline.close_spider()
-    assert waited and item["listing_id"] == item_for(1)["listing_id"]
+    assert waited and item.listing_id == item_for(1).listing_id
     assert threading.main_thread() not in store.write_threads and len(store.write_threads) == 2
     assert pipeline.crawler.stats.get_value("bioleak/stored/listings") == 2
 
@@ -184,21 +191,23 @@ def test_batches_are_written_off_the_reactor_which_goes_on_meanwhile(tmp_path: P
 @pytest.mark.parametrize(("size", "wait"), [(0, 0.05), (8, -1.0)])
 def test_invalid_batch_settings(tmp_path: Path, size: int, wait: float) -> None:
     with pytest.raises(ValueError, match="batches"):
-        StorePipeline(_Crawler(), CountingStore(tmp_path / "s.sqlite3"), batch_size=size, batch_wait=wait)
+        StorePipeline(
+            _Crawler(), CrawlContext.with_store(CountingStore(tmp_path / "s.sqlite3")), batch_size=size, batch_wait=wait
+        )
 
 
 def test_thumbnails_the_worker_made_are_kept_without_asking_the_store(tmp_path: Path) -> None:
     store = CountingStore(tmp_path / "s.sqlite3")
     fresh, earlier = item_for(1, with_hit=True), item_for(2, with_hit=True)
-    fresh_sha, earlier_sha = fresh["hits"][0].image_sha256, earlier["hits"][0].image_sha256
-    fresh["image_thumbnails"] = {fresh_sha: b"fresh jpeg", "f" * 64: b"of an image that matched nothing"}
+    fresh_sha, earlier_sha = fresh.hits[0].image_sha256, earlier.hits[0].image_sha256
+    fresh.image_thumbnails = {fresh_sha: b"fresh jpeg", "f" * 64: b"of an image that matched nothing"}
     store.put_thumbnails({earlier_sha: b"kept by an earlier crawl"})
-    pipeline = ThumbnailPipeline(_Crawler(), store, max_bytes=1 << 20, max_pixels=1 << 20)
+    pipeline = ThumbnailPipeline(_Crawler(), CrawlContext.with_store(store), max_bytes=1 << 20, max_pixels=1 << 20)
     try:
         done = [asyncio.run(pipeline.process_item(item)) for item in (fresh, earlier)]
     finally:
         store.close()
-    assert done[0]["thumbnails"] == {fresh_sha: b"fresh jpeg"} and "image_thumbnails" not in done[0]
-    assert done[1]["thumbnails"] == {}  # the store has it: neither downloaded nor written again
+    assert done[0].thumbnails == {fresh_sha: b"fresh jpeg"} and done[0].image_thumbnails == {}
+    assert done[1].thumbnails == {}  # the store has it: neither downloaded nor written again
     assert store.thumbnail_queries == [[earlier_sha]]  # one question, about the one it lacked
     assert pipeline.crawler.stats.get_value("bioleak/thumbnails/kept") == 1

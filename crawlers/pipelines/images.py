@@ -17,35 +17,26 @@ import logging
 import multiprocessing
 import os
 from functools import partial
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+from scrapy.settings import BaseSettings
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import DeferredSemaphore
 from twisted.internet.threads import deferToThread
 
+from crawlers.context import crawl_context
 from crawlers.fetch import fetch_image
 from crawlers.hashworker import decode_and_hash, init_worker, match_index
 from crawlers.items import ListingItem
-from crawlers.registry import registry_arrays
 from crawlers.state import CrawlState
 from crawlers.workerpool import WorkerCrashed, WorkerPool
-from pipeline.images import (
-    DEFAULT_MAX_BYTES,
-    DEFAULT_MAX_PIXELS,
-    THUMBNAIL_SIZE,
-    ImageRejected,
-)
+from pipeline.images import ImageRejected
 from pipeline.models import ImageHashes
 
 log = logging.getLogger(__name__)
-
-# Images downloaded or being hashed at once (BIOLEAK_IMAGES_IN_FLIGHT): bounds memory at this
-# many times the image size cap. Each waits on the network, then on a worker: with too few, the
-# workers idle between downloads (see SCRAPER_SLOT_MAX_ACTIVE_SIZE in crawlers/settings.py).
-IMAGES_IN_FLIGHT = 48
 
 
 def hash_workers(setting: str | int) -> int:
@@ -67,25 +58,25 @@ def hash_workers(setting: str | int) -> int:
 WORKER_PIPE_BYTES = 1 << 20
 
 
-def _thumbnail_size(settings: Any) -> int:
+def _thumbnail_size(settings: BaseSettings) -> int:
     """Thumbnails only where ThumbnailPipeline can keep them: on, with a registry and a store."""
-    wanted = settings.getbool("BIOLEAK_THUMBNAILS", True) and settings.get("BIOLEAK_REGISTRY")
-    return settings.getint("BIOLEAK_THUMBNAIL_SIZE", THUMBNAIL_SIZE) if wanted and settings.get("BIOLEAK_STORE") else 0
+    wanted = settings.getbool("BIOLEAK_THUMBNAILS") and settings.get("BIOLEAK_REGISTRY")
+    return settings.getint("BIOLEAK_THUMBNAIL_SIZE") if wanted and settings.get("BIOLEAK_STORE") else 0
 
 
 class ImageHashPipeline:
     def __init__(
         self,
-        crawler: Any,
+        crawler: Crawler,
         *,
         max_bytes: int,
         max_pixels: int,
         face_detection: str = "auto",
-        state_path: str | None = None,
+        state: CrawlState | None = None,
         workers: int = 0,
         thumbnail_size: int = 0,
         registry_hashes: tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]] | None = None,
-        images_in_flight: int = IMAGES_IN_FLIGHT,
+        images_in_flight: int = 48,
     ) -> None:
         if images_in_flight < 1:
             raise ValueError(f"BIOLEAK_IMAGES_IN_FLIGHT must be at least 1, got {images_in_flight}")
@@ -95,10 +86,13 @@ class ImageHashPipeline:
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
         self.face_detection = face_detection
-        self.state = CrawlState(state_path) if state_path else None
+        self.state = state
         self._by_url: dict[tuple[str, bool], ImageHashes] = {}
         self._by_content: dict[tuple[str, bool], ImageHashes] = {}
         self._hashing: dict[tuple[str, bool], asyncio.Future[tuple[ImageHashes, bytes | None]]] = {}
+        # URLs being downloaded right now: a logo on every page of a forum is fetched once, and
+        # the listings that show it (with face detection or without) share that one download.
+        self._downloads: dict[str, asyncio.Future[bytes | None]] = {}
         self.thumbnail_size = thumbnail_size  # 0: no thumbnails (ThumbnailPipeline is off)
         # (pHash, dHash) of every registry entry: thumbnails only of images that match (None: of all)
         self.registry_hashes = registry_hashes
@@ -109,29 +103,29 @@ class ImageHashPipeline:
         self._in_flight = DeferredSemaphore(images_in_flight)
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> ImageHashPipeline:
-        if not crawler.settings.getbool("BIOLEAK_IMAGES_ENABLED", True):
+    def from_crawler(cls, crawler: Crawler) -> ImageHashPipeline:
+        settings = crawler.settings
+        if not settings.getbool("BIOLEAK_IMAGES_ENABLED"):
             raise NotConfigured("BIOLEAK_IMAGES_ENABLED is off")
-        size = _thumbnail_size(crawler.settings)
+        context = crawl_context(crawler)
+        size = _thumbnail_size(settings)
         registry_hashes = None
-        if size:  # which images get a thumbnail: those matching the crawl's registry snapshot
-            arrays = registry_arrays(crawler, crawler.settings["BIOLEAK_REGISTRY"])
-            registry_hashes = (arrays.phash, arrays.dhash)
+        snapshot = context.registry if size else None
+        if snapshot is not None:  # which images get a thumbnail: those matching the crawl's snapshot
+            registry_hashes = (snapshot.arrays.phash, snapshot.arrays.dhash)
         return cls(
             crawler,
-            max_bytes=crawler.settings.getint("BIOLEAK_IMAGE_MAX_BYTES", DEFAULT_MAX_BYTES),
-            max_pixels=crawler.settings.getint("BIOLEAK_IMAGE_MAX_PIXELS", DEFAULT_MAX_PIXELS),
-            face_detection=crawler.settings.get("BIOLEAK_FACE_DETECTION", "auto"),
-            state_path=crawler.settings.get("BIOLEAK_STATE") or None,
-            workers=hash_workers(crawler.settings.get("BIOLEAK_HASH_WORKERS", "auto")),
+            max_bytes=settings.getint("BIOLEAK_IMAGE_MAX_BYTES"),
+            max_pixels=settings.getint("BIOLEAK_IMAGE_MAX_PIXELS"),
+            face_detection=settings.get("BIOLEAK_FACE_DETECTION"),
+            state=context.state,
+            workers=hash_workers(settings.get("BIOLEAK_HASH_WORKERS")),
             thumbnail_size=size,
             registry_hashes=registry_hashes,
-            images_in_flight=crawler.settings.getint("BIOLEAK_IMAGES_IN_FLIGHT", IMAGES_IN_FLIGHT),
+            images_in_flight=settings.getint("BIOLEAK_IMAGES_IN_FLIGHT"),
         )
 
     def close_spider(self) -> None:
-        if self.state is not None:
-            self.state.close()
         if self._pool is not None:
             self._pool.shutdown()
 
@@ -162,6 +156,7 @@ class ImageHashPipeline:
         return result
 
     def _skip(self, reason: str, url: str, detail: str = "") -> None:
+        assert self.crawler.stats is not None
         self.crawler.stats.inc_value(f"bioleak/images/rejected/{reason}")
         log.info("image skipped (%s): %s %s", reason, url, detail)
 
@@ -169,16 +164,19 @@ class ImageHashPipeline:
         # Detection costs ~10x a hash (DESIGN.md): by default only where faces are what is sold.
         if self.face_detection != "auto":
             return self.face_detection == "always"
-        classification = item.get("classification")
-        return classification is not None and classification.category == "face_data_sale"
+        return item.classification is not None and item.classification.category == "face_data_sale"
 
     def _known(self, url: str, faces: bool) -> ImageHashes | None:
-        hashes = self._by_url.get((url, faces))
-        if hashes is None and self.state is not None:
-            hashes = self.state.hashes_for_url(url, faces)
+        # Hashes with faces are a superset of those without: either serves a listing without.
+        for key in ((url, faces), (url, True)) if not faces else ((url, True),):
+            hashes = self._by_url.get(key)
+            if hashes is None and self.state is not None:
+                hashes = self.state.hashes_for_url(*key)
+                if hashes is not None:
+                    self._by_url[key] = hashes
             if hashes is not None:
-                self._by_url[(url, faces)] = hashes
-        return hashes
+                return hashes
+        return None
 
     def _remember(self, url: str, faces: bool, hashes: ImageHashes) -> ImageHashes:
         self._by_url[(url, faces)] = hashes
@@ -188,23 +186,41 @@ class ImageHashPipeline:
         return hashes
 
     async def _fetch(self, url: str, faces: bool) -> tuple[ImageHashes, bytes | None] | None:
+        """An image's hashes: known ones reused, and each URL downloaded once per crawl however
+        many listings show it at once (a logo on every page, a photo posted twice)."""
         stats = self.crawler.stats
+        assert stats is not None
         known = self._known(url, faces)
         if known is not None:
             stats.inc_value("bioleak/images/known_url")
             return known, None
-        # Bounded: images queue for the hashing worker with their bytes, so the number in flight
-        # bounds the crawl's memory.
-        await maybe_deferred_to_future(self._in_flight.acquire())
-        try:
-            return await self._download_and_hash(url, faces)
-        finally:
-            self._in_flight.release()
+        pending = self._downloads.get(url)
+        if pending is None:
+            # Bounded: images wait for the hashing workers with their bytes, so the number in
+            # flight bounds the crawl's memory.
+            await maybe_deferred_to_future(self._in_flight.acquire())
+            try:
+                pending = self._downloads.get(url)  # another listing may have started it meanwhile
+                if pending is None:
+                    known = self._known(url, faces)
+                    if known is not None:
+                        stats.inc_value("bioleak/images/known_url")
+                        return known, None
+                    self._downloads[url] = task = asyncio.ensure_future(
+                        fetch_image(self.crawler, url, max_bytes=self.max_bytes, skip=self._skip)
+                    )
+                    try:  # kept until hashed: a listing asking meanwhile shares the bytes
+                        body = await task
+                        return None if body is None else await self._hash_body(url, body, faces)
+                    finally:
+                        del self._downloads[url]
+            finally:
+                self._in_flight.release()
+        stats.inc_value("bioleak/images/known_url")  # being downloaded for another listing right now
+        body = await asyncio.shield(pending)
+        return None if body is None else await self._hash_body(url, body, faces)
 
-    async def _download_and_hash(self, url: str, faces: bool) -> tuple[ImageHashes, bytes | None] | None:
-        body = await fetch_image(self.crawler, url, max_bytes=self.max_bytes, skip=self._skip)
-        if body is None:
-            return None
+    async def _hash_body(self, url: str, body: bytes, faces: bool) -> tuple[ImageHashes, bytes | None] | None:
         sha256 = hashlib.sha256(body).hexdigest()
         key = (sha256, faces)
         known = self._by_content.get(key)
@@ -230,6 +246,7 @@ class ImageHashPipeline:
             log.exception("hashing failed: %s", url)
             self._skip("hash_failed", url, repr(exc)[:200])
             return None
+        assert self.crawler.stats is not None
         self.crawler.stats.inc_value("bioleak/images/known_content" if known else "bioleak/images/hashed")
         return self._remember(url, faces, hashes), thumbnail
 
@@ -237,9 +254,9 @@ class ImageHashPipeline:
         faces = self._wants_faces(item)
         # All of a listing's images at once (the in-flight bound still holds): an album of 20
         # photos should not take 20 round trips of latency.
-        fetched = await asyncio.gather(*(self._fetch(url, faces) for url in item["image_urls"]))
-        done = [(url, f) for url, f in zip(item["image_urls"], fetched, strict=True) if f is not None]
-        item["images"] = [(url, hashes) for url, (hashes, _) in done]
+        fetched = await asyncio.gather(*(self._fetch(url, faces) for url in item.image_urls))
+        done = [(url, f) for url, f in zip(item.image_urls, fetched, strict=True) if f is not None]
+        item.images = [(url, hashes) for url, (hashes, _) in done]
         # Transient: ThumbnailPipeline keeps those of matched images and drops the item's copy.
-        item["image_thumbnails"] = {hashes.sha256: jpeg for _, (hashes, jpeg) in done if jpeg is not None}
+        item.image_thumbnails = {hashes.sha256: jpeg for _, (hashes, jpeg) in done if jpeg is not None}
         return item

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
 
+from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
+from crawlers.context import crawl_context
 from crawlers.items import ListingItem
-from crawlers.registry import registry_arrays
 from pipeline.matching import RegistryIndex
 from pipeline.models import Hit
 from pipeline.registry import RegistryArrays
@@ -16,28 +16,28 @@ log = logging.getLogger(__name__)
 
 
 class MatchPipeline:
-    """Match every hashed image against the protected registry, loaded once per crawl."""
+    """Match every hashed image against the crawl's registry snapshot."""
 
-    def __init__(self, crawler: Any, arrays: RegistryArrays) -> None:
+    def __init__(self, crawler: Crawler, arrays: RegistryArrays) -> None:
         self.crawler = crawler
         self.index = RegistryIndex(arrays)
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> MatchPipeline:
-        path = crawler.settings.get("BIOLEAK_REGISTRY")
-        if not path:
-            raise NotConfigured("BIOLEAK_REGISTRY is not set")
-        arrays = registry_arrays(crawler, path)
-        log.info("registry loaded: %d entries from %s", len(arrays), path)
-        return cls(crawler, arrays)
+    def from_crawler(cls, crawler: Crawler) -> MatchPipeline:
+        context = crawl_context(crawler)
+        snapshot = context.registry
+        if snapshot is None:
+            raise NotConfigured("BIOLEAK_REGISTRY is not set, or has no registry yet")
+        log.info("registry loaded: %d entries from %s", len(snapshot.arrays), snapshot.path)
+        return cls(crawler, snapshot.arrays)
 
     def process_item(self, item: ListingItem) -> ListingItem:
         hits: dict[str, Hit] = {}  # by deterministic id: the same bytes under two URLs are one finding
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        images = list(item.get("images") or ())
+        images = item.images
         for (url, hashes), matches in zip(images, self.index.match_many([h for _, h in images]), strict=True):
             for m in matches:
-                hit_id = Hit.make_id(item["listing_id"], hashes.sha256, m.entry_id)
+                hit_id = Hit.make_id(item.listing_id, hashes.sha256, m.entry_id)
                 hits.setdefault(
                     hit_id,
                     Hit(
@@ -51,10 +51,11 @@ class MatchPipeline:
                         region=m.region,
                         image_url=url,
                         image_sha256=hashes.sha256,
-                        listing_id=item["listing_id"],
+                        listing_id=item.listing_id,
                         found_at=now,
                     ),
                 )
-        item["hits"] = list(hits.values())
+        item.hits = list(hits.values())
+        assert self.crawler.stats is not None
         self.crawler.stats.inc_value("bioleak/hits", len(hits))
         return item

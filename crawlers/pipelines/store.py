@@ -2,14 +2,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any
 
-from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
 
+from crawlers.context import CrawlContext, crawl_context
 from crawlers.items import ListingItem
-from indexer.open import open_store
 from indexer.store import Store
 from pipeline.models import Listing
 
@@ -17,39 +16,30 @@ log = logging.getLogger(__name__)
 
 
 def to_listing(item: ListingItem) -> Listing:
-    classification = item["classification"]
-    entities = item["entities"]
+    classification, entities = item.classification, item.entities
+    assert classification is not None and entities is not None, "ClassifyPipeline runs before StorePipeline"
     return Listing(
-        id=item["listing_id"],
-        source=item["source"],
-        url=item["url"],
-        site=item["site"],
-        title=item["title"],
-        text=item["text"],
-        lang=item.get("lang") or "",
+        id=item.listing_id,
+        source=item.source,
+        url=item.url,
+        site=item.site,
+        title=item.title,
+        text=item.text,
+        lang=item.lang,
         category=classification.category,
         score=classification.score,
         evidence=classification.evidence,
         prices=entities.prices,
         quantity=entities.quantity,
         contacts=entities.contacts,
-        image_urls=tuple(item["image_urls"]),
-        author=item.get("author") or "",
-        posted_at=item.get("posted_at") or "",
-        tool_links=tuple(item.get("tool_links") or ()),
-        first_seen=item["fetched_at"],
-        last_seen=item["fetched_at"],
-        content_sha256=item["content_sha256"],
+        image_urls=tuple(item.image_urls),
+        author=item.author,
+        posted_at=item.posted_at,
+        tool_links=tuple(item.tool_links),
+        first_seen=item.fetched_at,
+        last_seen=item.fetched_at,
+        content_sha256=item.content_sha256,
     )
-
-
-def open_crawl_store(settings: Any, purpose: str) -> Store:
-    """The store the crawl writes to (BIOLEAK_STORE: a SQLite file or an ES URL); without one,
-    the asking component is not configured, and `purpose` says what it would have done."""
-    url = settings.get("BIOLEAK_STORE")
-    if not url:
-        raise NotConfigured(f"BIOLEAK_STORE is not set{purpose}")
-    return open_store(url, es_prefix=settings.get("BIOLEAK_ES_PREFIX", "bioleak"))
 
 
 # Listings are written in batches: one transaction (SQLite) or bulk request (Elasticsearch) per
@@ -64,32 +54,32 @@ class StorePipeline:
     processed) only once its batch is written; if any write of a batch fails, every listing of
     that batch is dropped, so the next crawl stores them again (writes are idempotent).
 
-    Batches are written by one thread of their own, in order: a bulk request to Elasticsearch
-    waits for the cluster to index it, and the reactor (downloads, parsing, feeding the hashing
-    workers) would wait with it. Only that thread uses the store until the crawl closes."""
+    Batches are written in the store's own thread (CrawlContext.in_store), in order: a bulk
+    request to Elasticsearch waits for the cluster to index it, and the reactor (downloads,
+    parsing, feeding the hashing workers) would wait with it."""
 
     def __init__(
-        self, crawler: Any, store: Store, *, batch_size: int = BATCH_SIZE, batch_wait: float = BATCH_WAIT
+        self, crawler: Crawler, context: CrawlContext, *, batch_size: int = BATCH_SIZE, batch_wait: float = BATCH_WAIT
     ) -> None:
         if batch_size < 1 or batch_wait < 0:
             raise ValueError(f"store batches need a size >= 1 and a wait >= 0, got {batch_size} and {batch_wait}")
         self.crawler = crawler
-        self.store = store
+        self.context = context
+        context.store()  # fails now, not at the first listing, if there is none
         self.batch_size = batch_size
         self.batch_wait = batch_wait
         self._batch: list[ListingItem] = []
         self._stored: asyncio.Future[bool] | None = None  # the pending batch's outcome
         self._timer: asyncio.TimerHandle | None = None
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bioleak-store")
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> StorePipeline:
+    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         settings = crawler.settings
         return cls(
             crawler,
-            open_crawl_store(settings, ""),
-            batch_size=settings.getint("BIOLEAK_STORE_BATCH_SIZE", BATCH_SIZE),
-            batch_wait=settings.getfloat("BIOLEAK_STORE_BATCH_WAIT", BATCH_WAIT),
+            crawl_context(crawler),
+            batch_size=settings.getint("BIOLEAK_STORE_BATCH_SIZE"),
+            batch_wait=settings.getfloat("BIOLEAK_STORE_BATCH_WAIT"),
         )
 
     async def process_item(self, item: ListingItem) -> ListingItem:
@@ -102,7 +92,7 @@ class StorePipeline:
         if len(self._batch) >= self.batch_size:
             self.flush()
         if not await stored:  # not marked processed, so the next crawl tries again
-            raise DropItem(f"not stored: {item['url']}")
+            raise DropItem(f"not stored: {item.url}")
         return item
 
     def _take_batch(self) -> tuple[list[ListingItem], asyncio.Future[bool] | None]:
@@ -118,7 +108,7 @@ class StorePipeline:
         batch, stored = self._take_batch()
         if stored is None:
             return
-        written = asyncio.wrap_future(self._writer.submit(self._write, batch), loop=stored.get_loop())
+        written = self.context.in_store(partial(self._write, batch))
         written.add_done_callback(partial(self._written, stored))
 
     def _written(self, stored: asyncio.Future[bool], written: asyncio.Future[tuple[bool, dict[str, int]]]) -> None:
@@ -136,23 +126,25 @@ class StorePipeline:
             stored.set_exception(outcome)
             return
         ok, counts = outcome
+        assert self.crawler.stats is not None
         for key, count in counts.items():  # stats are kept on the reactor thread only
             self.crawler.stats.inc_value(key, count)
         stored.set_result(ok)
 
-    def _write(self, batch: list[ListingItem]) -> tuple[bool, dict[str, int]]:
-        """In the writer thread: (whether every write of the batch succeeded, stats to count)."""
+    @staticmethod
+    def _write(batch: list[ListingItem], store: Store) -> tuple[bool, dict[str, int]]:
+        """In the store's thread: (whether every write of the batch succeeded, stats to count)."""
         counts: dict[str, int] = {}
         thumbnails: dict[str, bytes] = {}
         for item in batch:
-            thumbnails.update(item.get("thumbnails") or {})
-        hits = [hit for item in batch for hit in item.get("hits") or ()]
+            thumbnails.update(item.thumbnails)
+        hits = [hit for item in batch for hit in item.hits]
         ok = True
         for kind, result in (
-            ("listings", self.store.upsert_listings([to_listing(item) for item in batch])),
+            ("listings", store.upsert_listings([to_listing(item) for item in batch])),
             # before the hits: an alert sent for a hit finds its thumbnail
-            ("thumbnails", self.store.put_thumbnails(thumbnails) if thumbnails else None),
-            ("hits", self.store.upsert_hits(hits) if hits else None),
+            ("thumbnails", store.put_thumbnails(thumbnails) if thumbnails else None),
+            ("hits", store.upsert_hits(hits) if hits else None),
         ):
             if result is None:
                 continue
@@ -164,15 +156,13 @@ class StorePipeline:
         return ok, counts
 
     def close_spider(self) -> None:
-        try:
-            self._writer.shutdown(wait=True)  # the batches already handed over are written
-            batch, stored = self._take_batch()
-            if stored is not None:  # normally none: the engine closes once every item is done
-                try:
-                    outcome: tuple[bool, dict[str, int]] | BaseException = self._write(batch)
-                except Exception as exc:
-                    outcome = exc
-                self._settle(stored, outcome)
-            self.store.refresh()  # what a crawl found is searchable as soon as `bioleak crawl` returns
-        finally:
-            self.store.close()
+        self.context.drain_store()  # the batches already handed over are written
+        store = self.context.store()
+        batch, stored = self._take_batch()
+        if stored is not None:  # normally none: the engine closes once every item is done
+            try:
+                outcome: tuple[bool, dict[str, int]] | BaseException = self._write(batch, store)
+            except Exception as exc:
+                outcome = exc
+            self._settle(stored, outcome)
+        store.refresh()  # what a crawl found is searchable as soon as `bioleak crawl` returns

@@ -14,49 +14,47 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any
 
+from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
+from crawlers.context import CrawlContext, crawl_context
 from crawlers.fetch import fetch_image
 from crawlers.items import ListingItem
-from crawlers.pipelines.store import open_crawl_store
-from indexer.store import Store
-from pipeline.images import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, THUMBNAIL_SIZE, ImageRejected, make_thumbnail
+from pipeline.images import THUMBNAIL_SIZE, ImageRejected, make_thumbnail
 
 log = logging.getLogger(__name__)
 
 
 class ThumbnailPipeline:
     def __init__(
-        self, crawler: Any, store: Store, *, max_bytes: int, max_pixels: int, size: int = THUMBNAIL_SIZE
+        self, crawler: Crawler, context: CrawlContext, *, max_bytes: int, max_pixels: int, size: int = THUMBNAIL_SIZE
     ) -> None:
         self.crawler = crawler
-        self.store = store  # asked which thumbnails exist; StorePipeline writes new ones with the hits
+        self.context = context  # its store is asked which thumbnails exist; StorePipeline writes new ones
+        context.store(": nowhere to keep thumbnails")
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
         self.size = size
         self._made: set[str] = set()  # image sha256s thumbnailed by this crawl
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> ThumbnailPipeline:
+    def from_crawler(cls, crawler: Crawler) -> ThumbnailPipeline:
         settings = crawler.settings
-        if not settings.getbool("BIOLEAK_THUMBNAILS", True):
+        if not settings.getbool("BIOLEAK_THUMBNAILS"):
             raise NotConfigured("BIOLEAK_THUMBNAILS is off")
         return cls(
             crawler,
-            open_crawl_store(settings, ": nowhere to keep thumbnails"),
-            max_bytes=settings.getint("BIOLEAK_IMAGE_MAX_BYTES", DEFAULT_MAX_BYTES),
-            max_pixels=settings.getint("BIOLEAK_IMAGE_MAX_PIXELS", DEFAULT_MAX_PIXELS),
-            size=settings.getint("BIOLEAK_THUMBNAIL_SIZE", THUMBNAIL_SIZE),
+            crawl_context(crawler),
+            max_bytes=settings.getint("BIOLEAK_IMAGE_MAX_BYTES"),
+            max_pixels=settings.getint("BIOLEAK_IMAGE_MAX_PIXELS"),
+            size=settings.getint("BIOLEAK_THUMBNAIL_SIZE"),
         )
 
-    def close_spider(self) -> None:
-        self.store.close()
-
     def _skip(self, reason: str, url: str, detail: str = "") -> None:
+        assert self.crawler.stats is not None
         self.crawler.stats.inc_value(f"bioleak/thumbnails/skipped/{reason}")
         log.info("no thumbnail (%s): %s %s", reason, url, detail)
 
@@ -77,9 +75,9 @@ class ThumbnailPipeline:
         return jpeg
 
     async def process_item(self, item: ListingItem) -> ListingItem:
-        made = item.pop("image_thumbnails", None) or {}  # unmatched ones go no further than here
+        made, item.image_thumbnails = item.image_thumbnails, {}  # unmatched ones go no further than here
         wanted: dict[str, str] = {}  # sha256 -> one URL it was fetched from
-        for hit in item.get("hits") or ():
+        for hit in item.hits:
             if hit.image_sha256 not in self._made:
                 wanted.setdefault(hit.image_sha256, hit.image_url)
         # The worker's thumbnails are kept without asking the store first: writing one that an
@@ -89,7 +87,8 @@ class ThumbnailPipeline:
         thumbnails = {sha: made[sha] for sha in wanted if sha in made}
         missing = {sha: url for sha, url in wanted.items() if sha not in made}
         if missing:
-            kept = self.store.get_thumbnails(list(missing))  # by an earlier crawl
+            shas = list(missing)
+            kept = await self.context.in_store(lambda store: store.get_thumbnails(shas))  # by an earlier crawl
             self._made.update(kept)
             missing = {sha: url for sha, url in missing.items() if sha not in kept}
         for sha256, url in missing.items():  # downloads are rare (see above): one at a time is plenty
@@ -98,6 +97,7 @@ class ThumbnailPipeline:
                 thumbnails[sha256] = jpeg
         self._made.update(thumbnails)
         if thumbnails:
+            assert self.crawler.stats is not None
             self.crawler.stats.inc_value("bioleak/thumbnails/kept", len(thumbnails))
-        item["thumbnails"] = thumbnails
+        item.thumbnails = thumbnails
         return item
