@@ -111,7 +111,10 @@ class CrawlResult:
             "pages": int(s.get("bioleak/pages", 0)),
             "pages_failed": group("bioleak/pages_failed/"),
             "listings_seen": int(s.get("bioleak/listings/seen", 0)),
-            "listings": {k: v for k, v in group("bioleak/listings/").items() if k not in ("unchanged", "seen")},
+            "listings": {
+                k: v for k, v in group("bioleak/listings/").items() if k not in ("unchanged", "seen", "needs_review")
+            },
+            "needs_review": int(s.get("bioleak/listings/needs_review", 0)),
             "unchanged": int(s.get("bioleak/listings/unchanged", 0)),
             "images": {
                 "hashed": int(s.get("bioleak/images/hashed", 0)),

@@ -48,6 +48,7 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
         query = SearchQuery(
             text=" ".join(args.query), category=args.category, site=args.site, source=args.source, org=args.org,
             has_match=True if args.matched else False if args.unmatched else None, max_distance=args.max_distance,
+            needs_review=True if args.needs_review else None,
             triage=args.triage, contact=args.contact, price_min=args.price_min, price_max=args.price_max,
             first_seen_from=args.since, first_seen_to=args.until,
             last_seen_from=args.seen_since, last_seen_to=args.seen_until,
@@ -75,7 +76,8 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
     for listing in page.listings:
         orgs = sorted({h.org for h in hits[listing.id]})
         print(
-            f"{listing.id[:12]}  {listing.category:<15} {len(hits[listing.id]):>2} hit(s) "
+            f"{listing.id[:12]}  {listing.category + ('?' if listing.needs_review else ''):<15} "
+            f"{len(hits[listing.id]):>2} hit(s) "
             f"{','.join(orgs) or '-':<20} {listing.last_seen[:10]}  {safe_text(listing.title, 60)}"
         )
     for name in args.agg or []:
@@ -85,6 +87,17 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
     if page.next_after and len(page.listings) < page.total:
         print(f"next page: --after {page.next_after}")
     return 0
+
+
+def explain_listing(listing: Listing) -> list[tuple[str, float]]:
+    """What tipped the model towards the listing's category: evidence by name, n-grams as the
+    text spells them, with their weight (the model as this bioleak ships it, not as it was when
+    the listing was classified)."""
+    from crawlers.classifier import cached_classifier
+    from pipeline.entities import Entities
+
+    entities = Entities(listing.prices, listing.quantities, listing.contacts)
+    return cached_classifier().explain(listing.title, listing.text, entities)
 
 
 def resolve_listing(store: Store, prefix: str) -> Listing:
@@ -107,6 +120,7 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
         thumbnails = store.get_thumbnails(sorted({h.image_sha256 for h in hits}))
     finally:
         store.close()
+    weights = explain_listing(listing) if not args.no_explain else []
     saved: dict[str, str] = {}
     if args.save_thumbnails:
         folder = Path(args.save_thumbnails)
@@ -118,6 +132,7 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         emit_json(
             as_dict(listing)
+            | {"explain": [{"feature": name, "weight": round(w, 4)} for name, w in weights]}
             | {"hits": [as_dict(h) | {"triage_history": [as_dict(e) for e in history[h.id]],
                                       "thumbnail": h.image_sha256 in thumbnails,
                                       "thumbnail_file": saved.get(h.image_sha256)} for h in hits]}
@@ -125,6 +140,8 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
         return 0
     print(f"{safe_text(listing.title)}\n{safe_text(listing.url)}\nid {listing.id}")
     print(f"site {safe_text(listing.site)}  source {listing.source}  category {listing.category} ({listing.score})")
+    if listing.needs_review:
+        print("needs review: the classifier was unsure of this category")
     print(f"first seen {listing.first_seen}  last seen {listing.last_seen}")
     if listing.author:
         print(f"seller: {safe_text(listing.author)}")
@@ -132,10 +149,14 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
         print("evidence: " + ", ".join(safe_text(e) for e in listing.evidence))
     if listing.prices:
         print("prices: " + ", ".join(f"{p.amount:g} {p.currency} {p.unit}" for p in listing.prices))
-    if listing.quantity:
+    if listing.quantities:
+        print("quantities: " + ", ".join(f"{q.value:g} {q.unit}" for q in listing.quantities))
+    elif listing.quantity:
         print(f"quantity: {listing.quantity}")
     if listing.contacts:
         print("contacts: " + ", ".join(f"{c.kind}:{safe_text(c.value)}" for c in listing.contacts))
+    if weights:
+        print("weighed most: " + ", ".join(f"{safe_text(name, 30)} {w:+.2f}" for name, w in weights))
     print(f"\n{safe_text(listing.text, 2000)}\n")
     for h in hits:
         print(
@@ -206,6 +227,10 @@ def register(sub: Any, add: Any, json_flag: Any) -> None:
     group.add_argument("--matched", action="store_true", help="only listings with at least one match")
     group.add_argument("--unmatched", action="store_true", help="only listings without matches")
     p.add_argument("--max-distance", type=int, metavar="BITS", help="only matches this close (pHash bits, 0-8)")
+    p.add_argument(
+        "--needs-review", action="store_true",
+        help="only listings the classifier was unsure of (shown with a ? after the category): check their category",
+    )  # fmt: skip
     p.add_argument("--triage", choices=TRIAGE_STATES, help="only listings with a match in this triage state")
     p.add_argument("--contact", help="a seller contact exactly as shown (QQ number, @handle, WeChat id, email)")
     p.add_argument("--price-min", type=float, metavar="AMOUNT", help="some price at least this (any currency)")
@@ -230,6 +255,7 @@ def register(sub: Any, add: Any, json_flag: Any) -> None:
             " thumbnail of the matched image.",
             "bioleak show 3f2a9c01be77")  # fmt: skip
     p.add_argument("id", help="listing id, or the 12-character prefix `search` prints")
+    p.add_argument("--no-explain", action="store_true", help="skip what weighed most in the model's decision")
     p.add_argument(
         "--save-thumbnails",
         metavar="DIR",

@@ -89,6 +89,7 @@ BIOLEAK_STORE_BATCH_WAIT = 0.2  # seconds a listing waits for others to fill its
 BIOLEAK_ENGINES = (
     "auto"  # auto: recognise each site's engine (crawlers/engines/); generic: structure and URL rules only
 )
+BIOLEAK_CLASSIFIER_CACHE = ""  # directory of the trained classifier's weights (default ~/.cache/bioleak)
 BIOLEAK_THREAD_PAGES = 20  # pages of one multi-page thread read into its listing
 BIOLEAK_LISTING_IMAGES = 50  # image URLs kept per listing
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from pipeline.addresses import AllowanceError, parse_allowances
+from pipeline.models import TOPICS
 
 SPIDER_KINDS = ("listing", "telegram", "paste")
 ROBOTS_POLICIES = ("obey", "ignore")
@@ -64,6 +65,7 @@ class Source:
     # Reachable despite not being public: networks or hosts, each with an optional port
     # ("127.0.0.1/32", "127.0.0.1:8101", "10.0.0.0/8:443"); see pipeline/addresses.py.
     allow_networks: tuple[str, ...] = ()
+    topic: str = ""  # face_data | tools | tutorials | general; empty: unknown
 
     @property
     def obey_robots(self) -> bool:
@@ -239,6 +241,9 @@ def parse_source(raw: Any, at: _Located, *, min_interval: float = MIN_SCHEDULE_I
     proxy = raw.get("proxy", "")
     if proxy and (not isinstance(proxy, str) or urlsplit(proxy).scheme not in ("http", "https")):
         raise at.error("proxy", f"must be an http(s) proxy URL such as http://127.0.0.1:8118, got {proxy!r}")
+    topic = raw.get("topic", "")
+    if topic and topic not in TOPICS:
+        raise at.error("topic", f"must be one of {', '.join(TOPICS)}, got {topic!r}")
     delay = raw.get("delay", 0.5)
     if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= 3600:
         raise at.error("delay", f"must be seconds from 0 to 3600, got {delay!r}")
@@ -257,6 +262,7 @@ def parse_source(raw: Any, at: _Located, *, min_interval: float = MIN_SCHEDULE_I
         max_depth=_int(raw, "max_depth", 8, at, low=1, high=10_000),
         max_pages=_int(raw, "max_pages", 1000, at, low=1, high=10_000_000),
         allow_networks=networks,
+        topic=topic or "",
     )
 
 

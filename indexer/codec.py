@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from pipeline.models import Contact, Hit, Listing, Organisation, Price
+from pipeline.models import Contact, Hit, Listing, Organisation, Price, Quantity
 
 _LISTING_FIELDS = tuple(f.name for f in dataclasses.fields(Listing))
 _HIT_FIELDS = tuple(f.name for f in dataclasses.fields(Hit))
@@ -16,6 +16,7 @@ def listing_to_doc(listing: Listing) -> dict[str, Any]:
     doc = {name: getattr(listing, name) for name in _LISTING_FIELDS}
     doc["prices"] = [{"amount": p.amount, "currency": p.currency, "unit": p.unit} for p in listing.prices]
     doc["contacts"] = [{"kind": c.kind, "value": c.value} for c in listing.contacts]
+    doc["quantities"] = [{"value": q.value, "unit": q.unit} for q in listing.quantities]
     for name in ("evidence", "image_urls", "tool_links"):
         doc[name] = list(doc[name])
     return doc
@@ -26,6 +27,7 @@ def listing_from_doc(doc: dict[str, Any]) -> Listing:
     fields = {k: v for k, v in doc.items() if k in known}
     fields["prices"] = tuple(Price(**p) for p in doc.get("prices") or ())
     fields["contacts"] = tuple(Contact(**c) for c in doc.get("contacts") or ())
+    fields["quantities"] = tuple(Quantity(**q) for q in doc.get("quantities") or ())
     fields["image_urls"] = tuple(doc.get("image_urls") or ())
     fields["evidence"] = tuple(doc.get("evidence") or ())
     fields["tool_links"] = tuple(doc.get("tool_links") or ())

@@ -493,6 +493,8 @@ def _es_query(c: Criteria) -> dict[str, Any]:
         filters.append({"nested": {"path": "matches", "query": _hit_filter(c)}})
     if c.has_match is not None:
         (filters if c.has_match else must_not).append({"nested": {"path": "matches", "query": {"match_all": {}}}})
+    if c.needs_review is not None:
+        (filters if c.needs_review else must_not).append({"term": {"needs_review": True}})
     if c.price_min is not None or c.price_max is not None:
         bounds = {k: v for k, v in (("gte", c.price_min), ("lte", c.price_max)) if v is not None}
         filters.append({"range": {"prices.amount": bounds}})

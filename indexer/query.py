@@ -132,6 +132,7 @@ class Criteria:
     hit_triage: tuple[str, ...] | None
     max_distance: int | None
     has_match: bool | None
+    needs_review: bool | None
     price_min: float | None
     price_max: float | None
     ranges: tuple[tuple[str, str, str], ...]  # (field, ">=" or "<", ISO UTC value)
@@ -173,6 +174,7 @@ def criteria(query: SearchQuery) -> Criteria:
         hit_triage=merged.get("triage"),
         max_distance=query.max_distance,
         has_match=query.has_match,
+        needs_review=query.needs_review,
         price_min=query.price_min,
         price_max=query.price_max,
         ranges=tuple(ranges),

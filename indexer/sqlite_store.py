@@ -35,7 +35,7 @@ from indexer.store import (
 from indexer.text import search_text
 from pipeline.models import TRIAGE_STATES, Delivery, Hit, Listing, Organisation, Triage
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS listings (
     id TEXT PRIMARY KEY,
@@ -46,8 +46,11 @@ CREATE TABLE IF NOT EXISTS listings (
     last_seen TEXT NOT NULL,
     author TEXT NOT NULL DEFAULT '',
     score REAL NOT NULL DEFAULT 0,
-    first_day TEXT NOT NULL DEFAULT ''  -- YYYY-MM-DD of first_seen (UTC), for the day aggregation
+    first_day TEXT NOT NULL DEFAULT '',
+    needs_review INTEGER NOT NULL DEFAULT 0
 );
+-- first_day: YYYY-MM-DD of first_seen (UTC), for the day aggregation. needs_review (schema 4):
+-- the classifier was unsure of the category
 -- The full record, apart: filters, sorts and aggregations then read a narrow table that stays
 -- in cache (at 200k listings, sorting 64k text matches went from 190 ms to a few ms).
 CREATE TABLE IF NOT EXISTS listing_docs (listing INTEGER PRIMARY KEY, doc TEXT NOT NULL);
@@ -58,6 +61,7 @@ CREATE INDEX IF NOT EXISTS listings_first_seen ON listings (first_seen, id);
 -- (score) alone: scores land on random pages, and a narrower index makes bulk writes ~20% faster
 CREATE INDEX IF NOT EXISTS listings_score ON listings (score);
 CREATE INDEX IF NOT EXISTS listings_first_day ON listings (first_day);
+CREATE INDEX IF NOT EXISTS listings_needs_review ON listings (needs_review) WHERE needs_review = 1;
 -- rowid = listings.rowid: title and text as search terms (CJK bigrams), a column each
 CREATE VIRTUAL TABLE IF NOT EXISTS listing_text USING fts5 (
     title, text, tokenize = 'unicode61 remove_diacritics 0', columnsize = 0  -- no ranking: no sizes kept
@@ -114,6 +118,8 @@ _UPGRADE_FROM_1 = (
     "ALTER TABLE listings DROP COLUMN doc",
     "DROP TABLE IF EXISTS listing_fts",
 )
+# Schemas 1 to 3 lack the review flag; listings classified before it had none to keep.
+_UPGRADE_FROM_3 = ("ALTER TABLE listings ADD COLUMN needs_review INTEGER NOT NULL DEFAULT 0",)
 
 
 def _fts_phrase(phrase: Phrase) -> str:
@@ -156,6 +162,10 @@ class SqliteStore:
         old = old and version < 2  # schema 2 only lacks tables that _SCHEMA creates if missing
         if old:
             for statement in _UPGRADE_FROM_1:
+                self._db.execute(statement)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(listings)")}
+        if columns and "needs_review" not in columns:
+            for statement in _UPGRADE_FROM_3:
                 self._db.execute(statement)
         for statement in _SCHEMA.split(";"):
             if statement.strip():
@@ -216,15 +226,18 @@ class SqliteStore:
                 if old is not None:  # first sight is kept
                     first_seen, doc["first_seen"] = min(old[1], first_seen), min(old[2], x.first_seen)
                 docs[x.id] = json.dumps(doc, ensure_ascii=False)
-                values = (x.source, x.site, x.category, first_seen, last_seen, x.author, x.score, first_seen[:10])
+                values = (
+                    x.source, x.site, x.category, first_seen, last_seen, x.author, x.score, first_seen[:10],
+                    int(x.needs_review),
+                )  # fmt: skip
                 if old is None:
                     inserts.append((x.id, *values))
                 else:
                     updates.append((*values, old[0]))
-            self._db.executemany("INSERT INTO listings VALUES (?,?,?,?,?,?,?,?,?)", inserts)
+            self._db.executemany("INSERT INTO listings VALUES (?,?,?,?,?,?,?,?,?,?)", inserts)
             self._db.executemany(
                 "UPDATE listings SET source=?, site=?, category=?, first_seen=?, last_seen=?, author=?, score=?,"
-                " first_day=? WHERE rowid = ?",
+                " first_day=?, needs_review=? WHERE rowid = ?",
                 updates,
             )
             rowids = dict(
@@ -473,6 +486,8 @@ def _where(c: Criteria) -> tuple[list[str], list[Any]]:
         params += hit_params
     if c.has_match is not None:
         where.append(("" if c.has_match else "NOT ") + "l.id IN (SELECT listing_id FROM hits)")
+    if c.needs_review is not None:
+        where.append(f"l.needs_review = {int(c.needs_review)}")
     if c.price_min is not None or c.price_max is not None:
         low = c.price_min if c.price_min is not None else float("-inf")
         high = c.price_max if c.price_max is not None else float("inf")

@@ -32,6 +32,7 @@ class SearchQuery:
     source: str | None = None
     org: str | None = None  # listings with a hit for this organisation
     has_match: bool | None = None
+    needs_review: bool | None = None  # the classifier was unsure of the category: an analyst should look
     max_distance: int | None = None  # listings with a hit at most this many pHash bits away
     triage: Triage | None = None  # listings with a hit in this triage state
     contact: str | None = None  # a seller contact, exactly as normalised (QQ number, handle, ...)

@@ -11,6 +11,8 @@ CATEGORIES: tuple[Category, ...] = ("face_data_sale", "over_face_tool", "tutoria
 AlertState = Literal["pending", "sending", "sent", "suppressed"]
 Triage = Literal["new", "confirmed", "false_positive", "resolved"]
 TRIAGE_STATES: tuple[Triage, ...] = ("new", "confirmed", "false_positive", "resolved")
+# What a source is about, if its operator knows (sources.yaml `topic:`): a prior for the classifier.
+TOPICS = ("face_data", "tools", "tutorials", "general")
 Region = Literal["whole", "mirror", "tile", "face"]
 Box = tuple[int, int, int, int]  # left, top, right, bottom in original-image pixels
 
@@ -27,8 +29,14 @@ def listing_id(canonical_url: str) -> str:
 @dataclass(frozen=True)
 class Price:
     amount: float
-    currency: str  # CNY, USD, USDT, BTC
-    unit: str  # per_item, per_pack, total
+    currency: str  # ISO 4217 (CNY, USD, EUR, GBP, RUB, TWD, HKD, JPY) or USDT, BTC, ETH
+    unit: str  # per_item, per_set, per_lot, per_month, per_other, total
+
+
+@dataclass(frozen=True)
+class Quantity:
+    value: float
+    unit: str  # photo, set, person, video, model, record, account, GB, item
 
 
 @dataclass(frozen=True)
@@ -53,12 +61,16 @@ class Listing:
     lang: str = ""
     evidence: tuple[str, ...] = ()
     prices: tuple[Price, ...] = ()
-    quantity: int | None = None
+    quantity: int | None = None  # the largest of `quantities`
     contacts: tuple[Contact, ...] = ()
     image_urls: tuple[str, ...] = ()
     author: str = ""  # seller or poster, as the page names them
     posted_at: str = ""  # as the page states it (often not ISO 8601)
     tool_links: tuple[str, ...] = ()  # downloadable tools linked from the listing
+    quantities: tuple[Quantity, ...] = ()
+    # The classifier was unsure (close call between categories, or little evidence): an analyst
+    # should look, whatever the category says.
+    needs_review: bool = False
 
 
 @dataclass(frozen=True)

@@ -73,16 +73,28 @@ def test_show_by_prefix(workspace: Path, capsys: pytest.CaptureFixture[str]) -> 
         r"HIT [0-9a-f]{12} acme-bank/acme-0004", out
     )
     assert "thumbnail kept" in out  # the demo's crawl kept one of each matched image
+    assert "evidence: " in out and re.search(r"weighed most: .+ \+\d\.\d\d", out)  # what the model read
     saved = workspace.parent / "evidence"
     code, out, _ = run(capsys, "--data-dir", str(workspace), "show", listing_id[:12], "--json",
                        "--save-thumbnails", str(saved))  # fmt: skip
-    files = {h["thumbnail_file"] for h in json.loads(out)["hits"]}
+    shown = json.loads(out)
+    files = {h["thumbnail_file"] for h in shown["hits"]}
     assert code == 0 and files and None not in files
+    assert shown["explain"] and all(isinstance(e["weight"], float) for e in shown["explain"])
     assert all(Image.open(f).format == "JPEG" for f in files)
     code, _, err = run(capsys, "--data-dir", str(workspace), "show", "ffffffffffff")
     assert code == 2 and "no listing" in err
     code, _, err = run(capsys, "--data-dir", str(workspace), "show", "")
     assert code == 2 and "ambiguous" in err
+
+
+def test_search_for_listings_to_review(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--data-dir", str(workspace), "search", "--needs-review", "--json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and all(r["needs_review"] for r in rows)
+    code, out, _ = run(capsys, "--data-dir", str(workspace), "search", "--limit", "100", "--json")
+    everything = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == sum(r["needs_review"] for r in everything)
 
 
 def test_search_filters_aggregations_and_cursor(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:

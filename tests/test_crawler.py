@@ -244,6 +244,7 @@ def test_recrawl_is_idempotent(tmp_path: Path) -> None:
             r"every 60 s, more often than the floor",
         ),
         ("sources: [{name: a, start_urls: ['http://x'], schedule: '*/2 * * * *'}]", r"every 120 s, more often"),
+        ("sources: [{name: a, start_urls: ['http://x'], topic: faces}]", r"topic: must be one of face_data"),
     ],
 )
 def test_invalid_sources_files_name_the_problem(tmp_path: Path, yaml_text: str, message: str) -> None:
@@ -266,6 +267,15 @@ def test_a_name_resolving_to_loopback_is_refused_by_the_resolver(tmp_path: Path)
     # refused once, not retried: the start page's name is resolved and refused before robots.txt
     # is even asked for
     assert result.stats["bioleak/refused/private_address"] == 1
+
+
+def test_a_source_declares_its_topic(tmp_path: Path) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text(
+        "sources: [{name: a, start_urls: ['http://x'], topic: face_data}, {name: b, start_urls: ['http://y']}]"
+    )
+    sources = load_sources(path)
+    assert (sources["a"].topic, sources["b"].topic) == ("face_data", "")
 
 
 def test_the_schedule_floor_is_the_operators_to_lower(tmp_path: Path) -> None:

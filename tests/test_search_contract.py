@@ -108,6 +108,17 @@ def test_filters_on_hits_contacts_prices_and_time(store: Store) -> None:
     assert q(store, last_seen_to="2026-11-04") == [CREAM.id]
 
 
+def test_listings_the_classifier_was_unsure_of(store: Store) -> None:
+    unsure = dataclasses.replace(TOOL, needs_review=True)
+    store.upsert_listings([MASKS, unsure, CREAM])
+    store.refresh()
+    assert q(store, needs_review=True) == [TOOL.id]
+    assert set(q(store, needs_review=False)) == {MASKS.id, CREAM.id}
+    store.upsert_listings([dataclasses.replace(unsure, needs_review=False)])  # reclassified
+    store.refresh()
+    assert q(store, needs_review=True) == []
+
+
 def test_sorts_and_deep_pages_with_a_cursor(store: Store) -> None:
     many = [
         make_listing(100 + i, seen=f"2026-10-{1 + i % 20:02d}T00:00:00+00:00", title=f"pack {i}") for i in range(60)

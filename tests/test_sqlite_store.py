@@ -3,6 +3,7 @@ starting without the Elasticsearch client."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from pathlib import Path
@@ -70,6 +71,29 @@ def test_a_schema_2_store_gains_the_thumbnails_table(tmp_path: Path) -> None:
         assert store.get_listing(listing.id) == listing
         store.put_thumbnails({"d" * 64: b"jpeg"})
         assert store.get_thumbnails(["d" * 64]) == {"d" * 64: b"jpeg"}
+    finally:
+        store.close()
+
+
+def test_a_schema_3_store_gains_the_review_flag(tmp_path: Path) -> None:
+    path = tmp_path / "v3.sqlite3"
+    store = SqliteStore(path)
+    old = make_listing(3)
+    store.upsert_listings([old])
+    store.close()
+    db = sqlite3.connect(path)
+    db.execute("DROP INDEX listings_needs_review")
+    db.execute("ALTER TABLE listings DROP COLUMN needs_review")
+    db.execute("PRAGMA user_version = 3")
+    db.commit()
+    db.close()
+    store = SqliteStore(path)
+    try:
+        assert store.get_listing(old.id) == old
+        unsure = dataclasses.replace(make_listing(4), needs_review=True)
+        store.upsert_listings([unsure])
+        assert [x.id for x in store.search(SearchQuery(needs_review=True)).listings] == [unsure.id]
+        assert [x.id for x in store.search(SearchQuery(needs_review=False)).listings] == [old.id]
     finally:
         store.close()
 

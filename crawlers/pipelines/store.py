@@ -31,6 +31,8 @@ def to_listing(item: ListingItem) -> Listing:
         evidence=classification.evidence,
         prices=entities.prices,
         quantity=entities.quantity,
+        quantities=entities.quantities,
+        needs_review=classification.needs_review,
         contacts=entities.contacts,
         image_urls=tuple(item.image_urls),
         author=item.author,
