@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline.models import Category, Contact, Hit, Listing, Price, listing_id, sha256_hex
+from pipeline.models import Category, Contact, Hit, Listing, Price, Quantity, listing_id, sha256_hex
 
 
 def make_listing(
@@ -35,6 +35,7 @@ def make_listing(
         content_sha256=f"{n:064x}",
         prices=(Price(0.2, "CNY", "per_item"),),
         quantity=100_000,
+        quantities=(Quantity(100_000, "photo"),),
         contacts=(Contact("qq", "2874561032"),),
         image_urls=(f"http://{site}/img/{n}.jpg",),
     )

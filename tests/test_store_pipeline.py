@@ -64,7 +64,7 @@ def item_for(n: int, *, with_hit: bool = False) -> ListingItem:
         text=listing.text, image_urls=list(listing.image_urls), author="", posted_at="", tool_links=[],
         content_sha256=listing.content_sha256, fetched_at=listing.first_seen, lang="en",
         classification=Classification(listing.category, listing.score, ()),
-        entities=Entities(listing.prices, listing.quantity, listing.contacts),
+        entities=Entities(listing.prices, listing.quantities, listing.contacts),
         hits=[make_hit(listing, "acme-bank", f"ref-{n}")] if with_hit else [],
     )  # fmt: skip
     return item

@@ -176,6 +176,12 @@ class ImageHashPipeline:
                     self._by_url[key] = hashes
             if hashes is not None:
                 return hashes
+        if faces and (url, False) in self._by_url:
+            # Downloaded once per crawl: an image this crawl hashed for a listing that wanted no
+            # face detection (a related product's thumbnail) is not fetched again for one that
+            # does; a later crawl, which has not downloaded it, detects its faces.
+            self.crawler.stats.inc_value("bioleak/images/faces_not_redone")
+            return self._by_url[(url, False)]
         return None
 
     def _remember(self, url: str, faces: bool, hashes: ImageHashes) -> ImageHashes:
